@@ -1,0 +1,95 @@
+"""sevensa-platform CLI: validate, plan (offline), and the operational commands.
+
+Exit codes: 0 ok, 1 findings or failed operation, 2 usage or environment error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from infra.config import load_stack  # noqa: E402
+from infra.diff import diff_exports  # noqa: E402
+from infra.export_document import dumps  # noqa: E402
+from infra.problems import SpecError  # noqa: E402
+from infra.stack_export import ExportError, parse_export, read_export  # noqa: E402
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console()
+errors = Console(stderr=True)
+
+StackOption = Annotated[str, typer.Option("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml")]
+
+
+def _report_problems(error: SpecError) -> None:
+    errors.print(f"[red]invalid configuration: {len(error.problems)} problem(s)[/red]")
+    for problem in error.problems:
+        errors.print(f"  {problem.file}: [bold]{problem.key}[/bold]: {problem.message}", highlight=False, markup=False)
+
+
+@app.command()
+def validate(stack: StackOption = "dev") -> None:
+    """Check a stack's config against the spec; every problem is listed (config only, fast)."""
+    try:
+        spec = load_stack(stack)
+    except SpecError as error:
+        _report_problems(error)
+        raise typer.Exit(1) from error
+    console.print(
+        f"[green]valid[/green]: stack {stack}: domain {spec.domain}, {len(spec.stacks)} stacks, "
+        f"{len(spec.networks)} networks, {len(spec.services)} services, {len(spec.datastores)} data stores"
+    )
+
+
+@app.command()
+def plan(
+    stack: StackOption = "dev",
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the plan as a stack-export (v3) document")] = None,
+    diff: Annotated[Path | None, typer.Option("--diff", help="compare with an earlier plan or a real stack export")] = None,
+) -> None:
+    """Run the real program offline (Pulumi mocks) and show what `pulumi up` would create."""
+    from infra.plan_view import render_plan
+    from infra.planner import plan_stack
+
+    try:
+        result = plan_stack(stack)
+    except SpecError as error:
+        _report_problems(error)
+        raise typer.Exit(1) from error
+    resources = parse_export(result.document, "plan")
+    if diff is not None:
+        try:
+            old = read_export(diff)
+        except ExportError as error:
+            errors.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from error
+        _print_diff(diff_exports(old, resources), diff)
+    else:
+        console.print(render_plan(resources, f"plan of stack {stack} ({result.spec.domain})"))
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(dumps(result.document))
+        console.print(f"wrote {json_out} ({len(resources)} resources)")
+
+
+def _print_diff(result, against: Path) -> None:  # noqa: ANN001 - PlanDiff
+    if result.empty:
+        console.print(f"no changes against {against}")
+        return
+    for urn in result.added:
+        console.print(f"[green]+ {urn}[/green]", highlight=False)
+    for urn in result.removed:
+        console.print(f"[red]- {urn}[/red]", highlight=False)
+    for urn, keys in result.changed.items():
+        console.print(f"[yellow]~ {urn}[/yellow]  changed: {', '.join(keys)}", highlight=False)
+    console.print(f"{len(result.added)} to add, {len(result.removed)} to remove, {len(result.changed)} to change (against {against})")
+
+
+if __name__ == "__main__":
+    app()

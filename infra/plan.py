@@ -1,0 +1,177 @@
+"""Offline plan: run the real Pulumi program in-process under Pulumi's mock runtime.
+
+No Pulumi CLI, no Docker, no credentials, no network. Every `RegisterResource` call is
+recorded as the SDK sends it on the wire (camelCase names, secrets still marked), so the
+document built from it has the shape of `pulumi stack export` (see `infra.export_document`).
+
+Each run executes inside a fresh `contextvars.Context` and a fresh event loop: Pulumi keeps
+its root resource, config and settings in context variables, and reusing them across runs
+would leak one plan's resources into the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass
+class Registration:
+    """One resource as the program registered it (wire form: secrets still wrapped)."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    id: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    version: str = ""
+    delete_before_replace: bool = False
+    protect: bool = False
+
+
+def mock_secret(name: str, kind: str) -> str:
+    """A stand-in secret value for the offline plan: deterministic, obviously not real."""
+    return "mock-" + hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:24]
+
+
+class PlanMocks(pulumi_mocks.Mocks):
+    """Outputs = inputs plus what the provider would compute; random values are stand-ins."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        token = args.typ
+        if token.startswith("random:"):
+            value = mock_secret(args.name, token)
+            outputs.update(result=value, hex=value, b64Url=value, b64Std=value, bcryptHash=value)
+        if token == "keycloak:openid/client:Client" and "clientSecret" not in outputs:
+            outputs["clientSecret"] = mock_secret(args.name, token)
+        if token.startswith("docker:index/remoteImage"):
+            outputs.setdefault("repoDigest", f"{args.inputs.get('name', args.name)}@sha256:{'0' * 64}")
+            outputs.setdefault("imageId", f"sha256:{hashlib.sha256(args.name.encode()).hexdigest()}")
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps what `pulumi stack export` would show of each resource."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, Registration] = {}
+        self.stack_outputs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # Pulumi qualifies a child's type with its ancestors' type chain (the stack excluded);
+        # the stock mock monitor keeps only the nearest parent.
+        qualified = type_
+        if parent and type_ != STACK_TYPE:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK_TYPE:
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == STACK_TYPE:
+            return response
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            provider=request.provider,
+            id=response.id if request.custom else "",
+            inputs=json_format.MessageToDict(request.object),
+            outputs=json_format.MessageToDict(response.object) if request.custom else {},
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={
+                key: sorted(set(value.urns)) for key, value in request.propertyDependencies.items() if value.urns
+            },
+            additional_secret_outputs=sorted(request.additionalSecretOutputs),
+            version=request.version,
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            protect=bool(request.protect),
+        )
+        with self._lock:
+            self.registrations[registration.urn] = registration
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        outputs = json_format.MessageToDict(request.outputs)
+        with self._lock:
+            if request.urn.split("::")[2] == STACK_TYPE:
+                self.stack_outputs = outputs
+            elif request.urn in self.registrations:
+                self.registrations[request.urn].outputs = outputs
+        return super().RegisterResourceOutputs(request)
+
+
+@dataclass
+class PlanRun:
+    """What one offline run of the program registered."""
+
+    project: str
+    stack: str
+    registrations: list[Registration]
+    stack_outputs: dict[str, Any]
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+) -> PlanRun:
+    """Run `program` under mocks with `config` as its Pulumi config; return every registration."""
+    monitor = RecordingMonitor(PlanMocks())
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            set_all_config(dict(config or {}), secret_keys or [])
+            pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+            # set_mocks makes and finishes a root stack at once; the program's exports
+            # need one that stays open while it runs, as the real language host makes.
+            set_root_resource(None)
+            _sync_await(run_in_stack(program))
+        finally:
+            # Pulumi's RPC worker threads each create an event loop; ending the threads now
+            # lets those loops close while the interpreter is intact (not at exit, noisily).
+            loop.run_until_complete(loop.shutdown_default_executor())
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    contextvars.Context().run(run)
+    return PlanRun(project=project, stack=stack, registrations=list(monitor.registrations.values()), stack_outputs=monitor.stack_outputs)
