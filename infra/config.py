@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import ipaddress
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,8 @@ from infra.spec import (
 from infra.validation import cross_check
 
 NAMESPACE = "platform"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Where the Pulumi.<stack>.yaml files are: the repo, unless SEVENSA_PROJECT_DIR points elsewhere.
+PROJECT_DIR = Path(os.environ.get("SEVENSA_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
 DOCKER_HOST_PATTERN = re.compile(r"^(unix://(/[^\s]+)|ssh://[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+(:[0-9]{1,5})?|tcp://[A-Za-z0-9.-]+:[0-9]{1,5})$")
 
 KNOWN_KEYS: dict[str, str] = {

@@ -1,0 +1,34 @@
+# Two entry points (see README): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+
+.PHONY: run test install install-test system-deps keycloak bench
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+keycloak:
+	bash scripts/fetch-keycloak.sh >/dev/null
+
+install-test: install system-deps keycloak
+
+## The main job on the embedded default: the offline plan of the dev stack.
+run: install
+	$(PY) cli.py plan --stack $(STACK)
+
+## Everything the tests need, then the whole suite (real servers started by the fixtures).
+test: install-test
+	$(PY) -m pytest -q
+
+bench: install-test
+	$(PY) benchmarks/plan.py

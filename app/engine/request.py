@@ -1,0 +1,127 @@
+"""The assessment request: one JSON shape for the HTTP API and the CLI.
+
+Money is Decimal end to end. JSON numbers must reach these models already as Decimal (the API and
+the CLI parse JSON with parse_float=Decimal); strings like "100.00" are the recommended form.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from app.engine.parser import RuleSyntaxError, parse_rule
+
+AgreementCode = Literal["EU-JP", "EU-UK", "CETA", "EU-KR", "PEM"]
+ProofType = Literal["ltsd", "supplier_declaration", "statement_on_origin"]
+
+MAX_MATERIALS = 200
+MAX_DEPTH = 4
+
+
+def _hs_code(value: str) -> str:
+    if not (value.isascii() and value.isdigit() and len(value) in (6, 8, 10)):
+        raise PydanticCustomError(
+            "hs_code", "HS code must be 6, 8 or 10 digits without dots (e.g. 850110), got {value!r}", {"value": value}
+        )
+    return value
+
+
+def _origin(value: str) -> str:
+    if value in ("EU", "UNKNOWN") or (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper()):
+        return value
+    raise PydanticCustomError(
+        "origin", "origin must be EU, UNKNOWN or an ISO 3166 alpha-2 country code such as DE or JP, got {value!r}", {"value": value}
+    )
+
+
+def _rule(value: str) -> str:
+    try:
+        parse_rule(value)
+    except RuleSyntaxError as error:
+        raise PydanticCustomError(
+            "rule_syntax",
+            "{message}",
+            {"message": error.describe(), "position": error.position, "column": error.column, "expected": list(error.expected)},
+        ) from None
+    return value
+
+
+HsCode = Annotated[str, AfterValidator(_hs_code)]
+Origin = Annotated[str, AfterValidator(_origin)]
+RuleText = Annotated[str, Field(max_length=2000), AfterValidator(_rule)]
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
+OperationCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$", max_length=64)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Proof(_Strict):
+    """Proof of origin for a material; a stored declaration can stand in for type and dates."""
+
+    type: ProofType | None = None
+    issue_date: date | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    declaration_id: UUID | None = None
+    agreements: tuple[AgreementCode, ...] | None = Field(
+        default=None, description="Agreements the declaration names; when given it must include the request's agreement."
+    )
+    withdrawn_on: date | None = Field(default=None, description="Date the supplier withdrew the declaration.")
+
+    @model_validator(mode="after")
+    def _type_or_reference(self) -> Proof:
+        if self.type is None and self.declaration_id is None:
+            raise PydanticCustomError("proof_type", "give the proof type (ltsd, supplier_declaration or statement_on_origin) or a declaration_id")
+        return self
+
+
+class Material(_Strict):
+    hs_code: HsCode
+    origin: Origin
+    value: Money
+    proof: Proof | None = None
+    dispatch_date: date | None = None
+    in_house: bool = False
+    rule: RuleText | None = None
+    sub_materials: tuple[Material, ...] = Field(default=(), max_length=MAX_MATERIALS)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class Product(_Strict):
+    hs_code: HsCode
+    ex_works_price: PositiveMoney
+    fob_price: PositiveMoney | None = None
+    description: str | None = Field(default=None, max_length=500)
+
+
+class AssessmentRequest(_Strict):
+    agreement: AgreementCode
+    assessment_date: date
+    product: Product
+    operations: tuple[OperationCode, ...] = Field(default=(), max_length=50)
+    rule: RuleText | None = None
+    materials: tuple[Material, ...] = Field(default=(), max_length=MAX_MATERIALS)
+
+    @model_validator(mode="after")
+    def _bounded_tree(self) -> AssessmentRequest:
+        if _depth(self.materials) > MAX_DEPTH:
+            raise PydanticCustomError("bill_of_materials", "sub_materials may nest at most {depth} levels deep", {"depth": MAX_DEPTH})
+        if _count(self.materials) > MAX_MATERIALS:
+            raise PydanticCustomError("bill_of_materials", "at most {count} materials in total, sub_materials included", {"count": MAX_MATERIALS})
+        return self
+
+
+def _depth(materials: tuple[Material, ...]) -> int:
+    return max((1 + _depth(m.sub_materials) for m in materials), default=0)
+
+
+def _count(materials: tuple[Material, ...]) -> int:
+    return sum(1 + _count(m.sub_materials) for m in materials)

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the toolkit and its tests use: real servers (PostgreSQL, Redis), the
+# checkers for rendered configs (promtool, amtool), an sshd test host, Graphviz for SVG
+# diagrams, and a JDK for Keycloak. Idempotent; needs root (CI and dev machines run as root).
+set -euo pipefail
+packages=(postgresql redis-server prometheus prometheus-alertmanager openssh-server graphviz maven default-jre-headless)
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# Debian starts these services on install; the tests start their own on loopback.
+for service in postgresql redis-server prometheus prometheus-alertmanager ssh; do
+  systemctl stop "$service" >/dev/null 2>&1 || service "$service" stop >/dev/null 2>&1 || true
+done
