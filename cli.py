@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -30,7 +31,7 @@ StackOption = Annotated[str, typer.Option("--stack", "-s", help="stack name: rea
 def _report_problems(error: SpecError) -> None:
     errors.print(f"[red]invalid configuration: {len(error.problems)} problem(s)[/red]")
     for problem in error.problems:
-        errors.print(f"  {problem.file}: [bold]{problem.key}[/bold]: {problem.message}", highlight=False, markup=False)
+        errors.print(f"  {escape(problem.file)}: [bold]{escape(problem.key)}[/bold]: {escape(problem.message)}", highlight=False)
 
 
 @app.command()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import set_root_resource
@@ -59,15 +59,24 @@ def mock_secret(name: str, kind: str) -> str:
     return "mock-" + hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:24]
 
 
+# What pulumi_random computes, per resource type (the provider marks the secret ones).
+RANDOM_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "random:index/randomPassword:RandomPassword": ("result", "bcryptHash"),
+    "random:index/randomString:RandomString": ("result",),
+    "random:index/randomId:RandomId": ("hex", "b64Url", "b64Std", "dec"),
+    "random:index/randomBytes:RandomBytes": ("base64", "hex"),
+    "random:index/randomUuid:RandomUuid": ("result",),
+}
+
+
 class PlanMocks(pulumi_mocks.Mocks):
     """Outputs = inputs plus what the provider would compute; random values are stand-ins."""
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         token = args.typ
-        if token.startswith("random:"):
-            value = mock_secret(args.name, token)
-            outputs.update(result=value, hex=value, b64Url=value, b64Std=value, bcryptHash=value)
+        for output in RANDOM_OUTPUTS.get(token, ()):
+            outputs[output] = mock_secret(args.name, f"{token}.{output}")
         if token == "keycloak:openid/client:Client" and "clientSecret" not in outputs:
             outputs["clientSecret"] = mock_secret(args.name, token)
         if token.startswith("docker:index/remoteImage"):
@@ -102,6 +111,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == STACK_TYPE:
             return response
+        _mark_secret_outputs(response.object, request)
         registration = Registration(
             urn=response.urn,
             type=request.type,
@@ -133,6 +143,21 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             elif request.urn in self.registrations:
                 self.registrations[request.urn].outputs = outputs
         return super().RegisterResourceOutputs(request)
+
+
+def _mark_secret_outputs(outputs: struct_pb2.Struct, request: Any) -> None:
+    """Do what the engine does: wrap declared-secret outputs (and outputs of secret inputs).
+
+    The stock mock monitor returns them in plaintext, so everything the program derives
+    from e.g. a RandomPassword's `result` would silently stop being secret.
+    """
+    inputs = json_format.MessageToDict(request.object)
+    secret_keys = set(request.additionalSecretOutputs) | {k for k, v in inputs.items() if isinstance(v, dict) and v.get(SECRET_SIG) == SECRET_VALUE}
+    for key in secret_keys & set(outputs.keys()):
+        value = json_format.MessageToDict(outputs)[key]
+        if isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE:
+            continue
+        outputs[key] = {SECRET_SIG: SECRET_VALUE, "value": value}
 
 
 @dataclass

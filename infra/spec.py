@@ -186,6 +186,9 @@ class KeycloakClientSpec(Model):
     redirect_paths: tuple[str, ...] = ("/oauth2/callback",)
     required_role: str | None = None
     audience: str | None = None
+    # added (security layer): realm roles this client's tokens may carry (its scope mappings;
+    # fullScopeAllowed is off, so a token never carries roles of another tenant)
+    roles: tuple[str, ...] = ()
 
 
 class KeycloakGroupSpec(Model):
@@ -229,6 +232,10 @@ class SecretPathSpec(Model):
     key: str
     description: str
     engine: Literal["kv-v2", "transit"] = "kv-v2"
+    # added (security layer): where the value comes from: "operator" (set by hand in OpenBao,
+    # never read back into state), "generated" (random, by the program),
+    # "datastore:<name>" or "keycloak-client:<client_id>"
+    source: Annotated[str, Field(pattern=r"^(operator|generated|datastore:[a-z0-9-]+|keycloak-client:[a-z0-9-]+)$")] = "operator"
 
     @property
     def acl_path(self) -> str:
@@ -254,6 +261,8 @@ class AppRoleSpec(Model):
     token_max_ttl_seconds: int = Field(default=14_400, ge=60, le=86_400)
     secret_id_ttl_seconds: int = Field(default=86_400, ge=60, le=7_776_000)
     secret_id_num_uses: int = Field(default=0, ge=0)
+    # added (security layer): namespaces whose database engine may issue this role dynamic credentials
+    database_credentials: tuple[str, ...] = ()
 
 
 class OpenBaoSpec(Model):
@@ -267,6 +276,9 @@ class OpenBaoSpec(Model):
     transit_keys: dict[str, tuple[str, ...]]
     database_engine_namespaces: tuple[str, ...] = ("psra",)
     pki_max_ttl_seconds: int = 315_360_000
+    # added (security layer): lease bounds of dynamic database credentials
+    database_credentials_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    database_credentials_max_ttl_seconds: int = Field(default=14_400, ge=60, le=86_400)
     admin_group: str = "Administrators"
     key_shares: int = Field(default=5, ge=1)
     key_threshold: int = Field(default=3, ge=1)
