@@ -1,4 +1,4 @@
-"""sevensa-platform CLI: validate, plan (offline), and the operational commands.
+"""sevensa platform CLI: validate, plan (offline), and the operational commands.
 
 Exit codes: 0 ok, 1 findings or failed operation, 2 usage or environment error.
 """

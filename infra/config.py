@@ -24,6 +24,7 @@ from infra import catalog
 from infra.problems import Problem, SpecError
 from infra.spec import (
     DOMAIN_PATTERN,
+    PROJECT,
     EMAIL_PATTERN,
     STACK_NAMES,
     BackupSpec,
@@ -35,7 +36,7 @@ from infra.spec import (
 )
 from infra.validation import cross_check
 
-NAMESPACE = "platform"
+NAMESPACE = PROJECT
 # Where the Pulumi.<stack>.yaml files are: the repo, unless SEVENSA_PROJECT_DIR points elsewhere.
 PROJECT_DIR = Path(os.environ.get("SEVENSA_PROJECT_DIR") or Path(__file__).resolve().parent.parent)
 DOCKER_HOST_PATTERN = re.compile(r"^(unix://(/[^\s]+)|ssh://[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+(:[0-9]{1,5})?|tcp://[A-Za-z0-9.-]+:[0-9]{1,5})$")

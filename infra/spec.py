@@ -16,6 +16,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+PROJECT = "platform"
+"""The Pulumi project name; also the config namespace, so Pulumi.yaml can declare typed keys."""
+
 STACK_NAMES: tuple[str, ...] = ("core", "security", "psra", "rentguy", "wpcs", "ai", "monitoring", "backup")
 """Every stack a platform may enable, in deployment order."""
 
@@ -297,7 +300,7 @@ class BackupSpec(Model):
 class PlatformSpec(Model):
     """The whole platform of one stack."""
 
-    project: str = "sevensa-platform"
+    project: str = PROJECT
     stack_name: str
     domain: str
     acme_email: str

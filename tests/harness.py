@@ -15,7 +15,7 @@ from infra.config import as_pulumi_config, build_spec
 from infra.export_document import build_export
 from infra.plan import run_program
 from infra.program import main
-from infra.spec import PlatformSpec
+from infra.spec import PROJECT, PlatformSpec
 from infra.stack_export import ExportedResource, parse_export
 
 BASE_CONFIG: dict[str, Any] = {
@@ -54,13 +54,13 @@ def spec_for(overrides: dict[str, Any] | None = None, stack: str = "test") -> Pl
 def plan_config(overrides: dict[str, Any] | None = None, stack: str = "test") -> Planned:
     """Plan the whole program for `BASE_CONFIG` + overrides, config passed as Pulumi config."""
     raw = {**BASE_CONFIG, **(overrides or {})}
-    run = run_program(main, project="sevensa-platform", stack=stack, config=as_pulumi_config(raw))
+    run = run_program(main, project=PROJECT, stack=stack, config=as_pulumi_config(raw))
     document = build_export(run)
     return Planned(document=document, resources=parse_export(document))
 
 
 def plan_function(program: Callable[[], None], stack: str = "test") -> Planned:
     """Plan an arbitrary Pulumi function (e.g. one component with hand-made args)."""
-    run = run_program(program, project="sevensa-platform", stack=stack)
+    run = run_program(program, project=PROJECT, stack=stack)
     document = build_export(run)
     return Planned(document=document, resources=parse_export(document))

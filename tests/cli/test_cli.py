@@ -51,7 +51,7 @@ def test_plan_diff_against_an_earlier_plan(tmp_path: Path) -> None:
     old.write_text(json.dumps(document))
     result = cli("plan", "--stack", "prod", "--diff", str(old))
     assert result.returncode == 0, result.stderr
-    assert "+ urn:pulumi:prod::sevensa-platform::sevensa:platform:Networks$docker:index/network:Network::networks-ai-net" in result.stdout
+    assert "+ urn:pulumi:prod::platform::sevensa:platform:Networks$docker:index/network:Network::networks-ai-net" in result.stdout
     assert "networks-psra-net  changed: internal" in result.stdout
 
 

@@ -12,7 +12,7 @@ from infra.plan import run_program
 from infra.stack_export import parse_export
 from tests.harness import plan_config, plan_function
 
-URN_PREFIX = "urn:pulumi:prod::sevensa-platform::"
+URN_PREFIX = "urn:pulumi:prod::platform::"
 
 
 def test_document_shape(prod_plan) -> None:
