@@ -14,7 +14,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 PROJECT = "platform"
 """The Pulumi project name; also the config namespace, so Pulumi.yaml can declare typed keys."""
@@ -34,7 +34,13 @@ IMAGE_PATTERN = re.compile(
 )
 SECRET_KEY_PATTERN = re.compile(r"(pass(word)?|secret|token|api[_-]?key|private[_-]?key|cookie|credential)", re.I)
 
-Name = Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+def _check_name(value: str) -> str:
+    if not re.match(NAME_PATTERN, value) or len(value) > 63:
+        raise ValueError(f"{value!r} is not a valid name: use 2-63 lower-case letters, digits and '-', starting and ending with a letter or digit")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
 
 
 class Model(BaseModel):

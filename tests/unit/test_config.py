@@ -128,6 +128,7 @@ def test_all_problems_are_reported_with_their_keys() -> None:
         ({"secretGrants": {"ghost-role": []}}, "platform:secretGrants.ghost-role", "unknown AppRole"),
         ({"backup": {"retention_days": 0}}, "platform:backup.retention_days", "greater than or equal to 1"),
         ({"surprise": 1}, "platform:surprise", "unknown key"),
+        ({"networks": [{"name": "Bad_Net", "subnet": "10.1.0.0/24", "internal": True, "purpose": "p"}]}, "platform:networks[0].name", "lower-case letters"),
     ],
 )
 def test_each_invalid_value_is_named(overrides: dict, key: str, fragment: str) -> None:
