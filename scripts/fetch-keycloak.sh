@@ -55,7 +55,7 @@ if [[ ! -f "$UNPACK_MARK" ]]; then
     command -v mvn >/dev/null || die "mvn not found (Debian: apt-get install -y maven), or set KEYCLOAK_DIST_TARBALL"
     log "downloading org.keycloak:keycloak-quarkus-dist:$VERSION:tar.gz with Maven"
     # run outside any project so no pom.xml is picked up
-    ( cd "$work" && mvn -q -B dependency:copy \
+    ( cd "$work" && mvn -q -B -Dstyle.color=never dependency:copy \
         "-Dartifact=org.keycloak:keycloak-quarkus-dist:$VERSION:tar.gz" \
         "-DoutputDirectory=$work/download" ) >&2 \
       || die "mvn dependency:copy failed for keycloak-quarkus-dist:$VERSION"

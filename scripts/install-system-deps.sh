@@ -3,7 +3,7 @@
 # checkers for rendered configs (promtool, amtool), an sshd test host, Graphviz for SVG
 # diagrams, and a JDK for Keycloak. Idempotent; needs root (CI and dev machines run as root).
 set -euo pipefail
-packages=(postgresql redis-server prometheus prometheus-alertmanager openssh-server graphviz maven default-jre-headless)
+packages=(postgresql redis-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

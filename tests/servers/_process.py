@@ -8,11 +8,14 @@ backends) and so that start-up failures can be explained with the log tail.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -68,6 +71,38 @@ def tail(path: Path | str, lines: int = 40) -> str:
     except OSError as exc:
         return f"<log {path} unreadable: {exc}>"
     return "\n".join(data.splitlines()[-lines:])
+
+
+_OWNER_FILE = ".sevensa-owner-pid"
+
+
+def make_workdir(prefix: str, base_dir: str | None = None) -> Path:
+    """A fresh tmp dir for one server, tagged with our pid.
+
+    Also removes dirs with the same prefix left behind by dead processes
+    (servers themselves die with us via PDEATHSIG, their tmp dirs do not).
+    """
+    parent = Path(base_dir or tempfile.gettempdir())
+    for stale in parent.glob(f"{prefix}*"):
+        try:
+            owner = int((stale / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        if owner != os.getpid() and not _pid_alive(owner):
+            shutil.rmtree(stale, ignore_errors=True)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=base_dir))
+    (workdir / _OWNER_FILE).write_text(str(os.getpid()))
+    return workdir
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _PR_SET_PDEATHSIG = 1

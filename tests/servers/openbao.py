@@ -22,13 +22,12 @@ import contextlib
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._process import LOOPBACK, ServerProcess, ServerStartError, free_port_pair
+from ._process import LOOPBACK, ServerProcess, ServerStartError, free_port_pair, make_workdir
 
 
 @dataclass
@@ -71,7 +70,7 @@ def running_openbao_dev(
     """Start ``bao server -dev``; stop it and delete its files on exit."""
     exe = find_bao_binary()
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="sevensa-bao-", dir=base_dir))
+    workdir = make_workdir("sevensa-bao-", base_dir)
     proc: ServerProcess | None = None
     try:
         token = "root-" + secrets.token_hex(16)

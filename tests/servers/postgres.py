@@ -26,14 +26,13 @@ import secrets
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
-from ._process import LOOPBACK, ServerProcess, ServerStartError, free_port
+from ._process import LOOPBACK, ServerProcess, ServerStartError, free_port, make_workdir
 
 SUPERUSER = "postgres"
 
@@ -61,16 +60,12 @@ class PostgresServer:
         return self.dsn(dbname).replace("postgresql+psycopg://", "postgresql://", 1)
 
     def connect(self, dbname: str = "postgres", **kwargs):
+        """A psycopg 3 connection as the superuser (kwargs go to psycopg.connect)."""
         import psycopg
 
+        kwargs.setdefault("connect_timeout", 5)
         return psycopg.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            dbname=dbname,
-            connect_timeout=5,
-            **kwargs,
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname=dbname, **kwargs
         )
 
     def create_database(self, name: str) -> str:
@@ -89,9 +84,11 @@ class PostgresServer:
 
 def find_pg_bindir() -> Path:
     env = os.environ.get("SEVENSA_PG_BINDIR")
-    candidates: list[Path] = []
     if env:
-        candidates.append(Path(env))
+        if not ((Path(env) / "initdb").is_file() and (Path(env) / "postgres").is_file()):
+            raise ServerStartError(f"SEVENSA_PG_BINDIR={env} has no initdb/postgres")
+        return Path(env)
+    candidates: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -139,7 +136,7 @@ def running_postgres(
     bindir = find_pg_bindir()
     account = _run_as()
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="sevensa-pg-", dir=base_dir))
+    workdir = make_workdir("sevensa-pg-", base_dir)
     proc: ServerProcess | None = None
     try:
         data_dir = workdir / "data"
@@ -212,7 +209,7 @@ def running_postgres(
             )
 
             def ready(server: PostgresServer = server) -> bool:
-                with server.connect() as conn:
+                with server.connect(connect_timeout=2) as conn:
                     conn.execute("SELECT 1")
                 return True
 

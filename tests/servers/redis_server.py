@@ -17,13 +17,12 @@ import contextlib
 import os
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._process import LOOPBACK, ServerProcess, ServerStartError, free_port
+from ._process import LOOPBACK, ServerProcess, ServerStartError, free_port, make_workdir
 
 
 @dataclass
@@ -61,7 +60,7 @@ def running_redis(
     """Start a private redis-server; stop it and delete its files on exit."""
     exe = find_redis_server()
     started = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="sevensa-redis-", dir=base_dir))
+    workdir = make_workdir("sevensa-redis-", base_dir)
     proc: ServerProcess | None = None
     try:
         password = secrets.token_hex(16)
@@ -93,7 +92,11 @@ def running_redis(
             server = RedisServer(host=LOOPBACK, port=port, password=password, log_path=log_path)
 
             def ready(server: RedisServer = server) -> bool:
-                with server.client(socket_connect_timeout=1, socket_timeout=2) as client:
+                # no retries: redis-py 8 would retry a refused connection with backoff
+                from redis.backoff import NoBackoff
+                from redis.retry import Retry
+
+                with server.client(socket_connect_timeout=1, socket_timeout=2, retry=Retry(NoBackoff(), 0)) as client:
                     return bool(client.ping())
 
             try:
