@@ -86,3 +86,31 @@ def traefik_labels(service: ServiceSpec, policy: RoutingPolicy) -> dict[str, str
         if policy.cert_resolver:
             labels[f"{router}.tls.certresolver"] = policy.cert_resolver
     return labels
+
+
+def path_router_labels(
+    name: str, hosts: tuple[str, ...], path_prefix: str, port: int, network: str, policy: RoutingPolicy, priority: int
+) -> dict[str, str]:
+    """One router for `path_prefix` on several hosts (oauth2-proxy's `/oauth2/` callback path).
+
+    Public by construction (it *is* the login flow) and given an explicit priority above
+    the hosts' application routers.
+    """
+    if not hosts:
+        raise RoutingError(f"router {name!r} needs at least one host")
+    host_rule = " || ".join(f"Host(`{host}`)" for host in hosts)
+    router = f"traefik.http.routers.{name}"
+    labels = {
+        "traefik.enable": "true",
+        "traefik.docker.network": network,
+        f"{router}.rule": f"({host_rule}) && PathPrefix(`{path_prefix}`)",
+        f"{router}.entrypoints": policy.entrypoint,
+        f"{router}.tls": "true",
+        f"{router}.priority": str(priority),
+        f"{router}.middlewares": ",".join(policy.default_middlewares),
+        f"{router}.service": name,
+        f"traefik.http.services.{name}.loadbalancer.server.port": str(port),
+    }
+    if policy.cert_resolver:
+        labels[f"{router}.tls.certresolver"] = policy.cert_resolver
+    return labels
