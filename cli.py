@@ -92,5 +92,10 @@ def _print_diff(result, against: Path) -> None:  # noqa: ANN001 - PlanDiff
     console.print(f"{len(result.added)} to add, {len(result.removed)} to remove, {len(result.changed)} to change (against {against})")
 
 
+from infra.cli_ops import register as register_operations  # noqa: E402 - preview, up, destroy, refresh, export, audit, diagram, drift, verify
+register_operations(app)
+from infra.cli_bootstrap import register as register_bootstrap  # noqa: E402 - bootstrap openbao, bootstrap unseal
+register_bootstrap(app)
+
 if __name__ == "__main__":
     app()

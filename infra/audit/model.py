@@ -9,12 +9,16 @@ reported — the export after `up` is where it gets checked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Protocol
 
 from infra.plan import SECRET_SIG, SECRET_VALUE
+
+DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
 # Pulumi's wire sentinels for values not known until the resource exists.
 UNKNOWN_VALUES = frozenset(
@@ -47,7 +51,7 @@ class Severity(IntEnum):
             raise ValueError(f"unknown severity {text!r}; use high, medium or low") from None
 
 
-class UnknownValue(Exception):
+class UnknownValueError(Exception):
     """A checked value is unknown at preview; the subject is skipped (fact 4)."""
 
 
@@ -61,9 +65,9 @@ def is_secret(value: Any) -> bool:
 
 
 def known(value: Any) -> Any:
-    """`value`, or `UnknownValue` raised when the engine cannot know it yet."""
+    """`value`, or `UnknownValueError` raised when the engine cannot know it yet."""
     if is_unknown(value):
-        raise UnknownValue(value)
+        raise UnknownValueError(value)
     return value
 
 
@@ -91,6 +95,25 @@ def strings(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
     return [item for item in (known(v) for v in value) if isinstance(item, str)]
+
+
+def duration_seconds(value: str | None) -> float | None:
+    """`"5m"` -> 300.0, `"1h30m"` -> 5400.0, `"300"` -> 300.0; None when absent or unreadable."""
+    if not value:
+        return None
+    if value.replace(".", "", 1).isdigit():
+        return float(value)
+    parts = DURATION_PART.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        return None
+    return sum(float(n) * UNIT_SECONDS[u] for n, u in parts)
+
+
+def seconds(value: Any) -> float | None:
+    """A TTL given as a number of seconds or as a duration string."""
+    value = known(value)
+    as_number = number(value)
+    return as_number if as_number is not None else duration_seconds(value if isinstance(value, str) else None)
 
 
 def truthy(value: Any) -> bool:
@@ -156,9 +179,16 @@ class Rule:
         for subject in self.subjects(resources):
             try:
                 messages = list(self.violations(subject, resources))
-            except UnknownValue:
+            except UnknownValueError:
                 continue
-            findings.extend(
-                Finding(self.id, self.severity, subject.urn, message, self.title, self.fix) for message in messages
-            )
+            findings.extend(Finding(self.id, self.severity, subject.urn, message, self.title, self.fix) for message in messages)
         return findings
+
+
+def rules_on(subjects: Selector) -> Callable[..., Rule]:
+    """A rule factory for one kind of subject: `realm_rule = rules_on(realms)`."""
+
+    def make(rule_id: str, severity: Severity, title: str, fix: str, source: str, check: Check, *, export_only: bool = False) -> Rule:
+        return Rule(rule_id, severity, title, fix, source, subjects=subjects, violations=check, export_only=export_only)
+
+    return make

@@ -38,6 +38,10 @@ class SeedReference:
         svc = self.services.get(service)
         return svc is not None and svc.user in {"0", "root"}
 
+    def documented_capabilities(self, service: str) -> frozenset[str]:
+        svc = self.services.get(service)
+        return frozenset(cap.upper().removeprefix("CAP_") for cap in svc.cap_add) if svc is not None else frozenset()
+
     def egress_reason(self, service: str) -> str | None:
         svc = self.services.get(service)
         return svc.egress_reason if svc is not None and svc.egress else None
@@ -67,3 +71,11 @@ def seed_reference(domain: str | None) -> SeedReference:
         openbao=OpenBaoSpec.model_validate(data["openbao"]),
         keycloak=KeycloakRealmSpec.model_validate(data["keycloak"]),
     )
+
+
+@lru_cache(maxsize=1)
+def seed_subdomains() -> frozenset[str]:
+    """The subdomains the seed routes (`auth`, `api.psra` …), without any domain."""
+    rendered = seed_reference(None)
+    suffix = f".{rendered.domain}"
+    return frozenset(route.host.removesuffix(suffix) for svc in rendered.services.values() for route in svc.routes)

@@ -3,7 +3,7 @@
 `Resources` indexes an export (plan or `pulumi stack export`) once: resources by type,
 containers with their role (what they are, told from the image or the name), Docker
 networks by name, the stack's outputs. Views read inputs lazily so that a value unknown at
-preview raises `UnknownValue` only inside the check that needs it.
+preview raises `UnknownValueError` only inside the check that needs it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.audit.model import UnknownValue, is_secret, is_unknown, known, number, strings, text, truthy
-from infra.audit.reference import SeedReference, seed_reference
+from infra.audit.model import UnknownValueError, is_secret, is_unknown, known, number, strings, text, truthy
+from infra.audit.reference import SeedReference, seed_reference, seed_subdomains
 from infra.stack_export import ExportedResource
 
 CONTAINER = "docker:index/container:Container"
@@ -26,6 +26,7 @@ STACK = "pulumi:pulumi:Stack"
 SERVICE_LABEL = "nl.sevensa.platform.service"
 IMAGE_LABEL = "nl.sevensa.platform.image"
 DOCKER_SOCKET = re.compile(r"(^|/)docker\.sock$")
+HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
 
 # What a container is, told from its image repository (first match wins), else its name.
 ROLE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -256,9 +257,23 @@ class Resources:
 
     @cached_property
     def domain(self) -> str | None:
+        """The stack's `domain` output; inferred from routed hostnames where the engine's view
+        has no stack outputs (a policy pack during preview)."""
         outputs = self.stack.outputs if self.stack else {}
         value = outputs.get("domain")
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) else self._routed_domain()
+
+    def _routed_domain(self) -> str | None:
+        subdomains = sorted(seed_subdomains(), key=len, reverse=True)
+        for container in self.containers:
+            for key, rule in container.labels.items():
+                if not (isinstance(key, str) and key.endswith(".rule") and isinstance(rule, str)):
+                    continue
+                for host in HOST_RULE.findall(rule):
+                    for sub in subdomains:
+                        if host.startswith(sub + "."):
+                            return host[len(sub) + 1 :]
+        return None
 
     @cached_property
     def seed(self) -> SeedReference:
@@ -274,7 +289,7 @@ class Resources:
             try:
                 if container.runs:
                     yield container
-            except UnknownValue:  # an unknown `start` counts as running
+            except UnknownValueError:  # an unknown `start` counts as running
                 yield container
 
     def with_role(self, *roles: str) -> list[Container]:
@@ -296,15 +311,18 @@ class Resources:
         return [c for c in self.running() if network in c.networks]
 
     def _image_ref(self, resource: ExportedResource) -> str | None:
+        """The image reference a container runs: its `image` input when that is a reference,
+        else the platform's image label, else the pulled/built image it depends on (a sibling
+        first: a container may also depend on another component's image)."""
         image = resource.inputs.get("image")
         if isinstance(image, str) and image and not image.startswith("sha256:") and not is_unknown(image):
             return image
-        for dependency in self.dependencies_of(resource, REMOTE_IMAGE, BUILT_IMAGE):
-            name = dependency.inputs.get("name") or dependency.inputs.get("imageName")
-            if isinstance(name, str) and not is_unknown(name):
-                return name
         for item in resource.inputs.get("labels") or []:
             if isinstance(item, dict) and item.get("label") == IMAGE_LABEL and isinstance(item.get("value"), str):
                 return item["value"]
+        images = self.dependencies_of(resource, REMOTE_IMAGE, BUILT_IMAGE)
+        for dependency in sorted(images, key=lambda d: d.parent != resource.parent):
+            name = dependency.inputs.get("name") or dependency.inputs.get("imageName")
+            if isinstance(name, str) and not is_unknown(name):
+                return name
         return None
-

@@ -17,10 +17,9 @@ from typing import Any
 
 import yaml
 
-from infra.audit.resources import Container, Resources
+from infra.audit.resources import HOST_RULE, Container, Resources
 
 DYNAMIC_ROOTS = ("http.", "tls.", "tcp.", "udp.")
-HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
 PATH_PREFIX = re.compile(r"PathPrefix\(\s*`([^`]+)`")
 
 
@@ -32,10 +31,6 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     for key, value in data.items():
         flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
     return flat
-
-
-def _static_key(key: str) -> str:
-    return key.lower()
 
 
 def _dynamic_key(key: str) -> str:
@@ -143,19 +138,21 @@ class TraefikConfig:
             return {}
         flat: dict[str, Any] = {}
         for data in self._files:
-            flat.update({_static_key(k): v for k, v in data.items() if not k.lower().startswith(DYNAMIC_ROOTS)})
+            flat.update({k.lower(): v for k, v in data.items() if not k.lower().startswith(DYNAMIC_ROOTS)})
         for key, value in self.container.env.items():
             if key.startswith("TRAEFIK_"):
                 flat[key.removeprefix("TRAEFIK_").replace("_", ".").lower()] = value
         for arg in self.container.command:
             if arg.startswith("--"):
                 key, sep, value = arg[2:].partition("=")
-                flat[_static_key(key)] = value if sep else "true"
+                flat[key.lower()] = value if sep else "true"
         return flat
 
     def static_value(self, key: str) -> str | None:
         value = self.static.get(key.lower())
-        return None if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        if value is None:
+            return None
+        return str(value).lower() if isinstance(value, bool) else str(value)
 
     def static_matching(self, pattern: str) -> dict[str, Any]:
         regex = re.compile(pattern)
@@ -179,6 +176,13 @@ class TraefikConfig:
                 if dynamic:
                     sources.append((self.container.urn, dynamic))
         return sources
+
+    def dynamic_value(self, key: str) -> str | None:
+        """A dynamic setting outside routers/middlewares (e.g. `tls.options.default.minversion`)."""
+        for _, flat in self._dynamic:
+            if key in flat:
+                return str(flat[key])
+        return None
 
     @cached_property
     def routers(self) -> list[Router]:
@@ -227,10 +231,14 @@ class TraefikConfig:
         return [m for m in self.effective(router) if m.kind == kind]
 
     def public(self, router: Router) -> bool:
-        """A router the seed serves without forward-auth."""
-        return bool(router.hosts) and set(router.hosts) <= self.resources.seed.public_hosts
+        """A router served without forward-auth: the seed's public routes, and oauth2-proxy's
+        own `/oauth2/` endpoints (sign-in and callback cannot sit behind the sign-in)."""
+        if router.hosts and set(router.hosts) <= self.resources.seed.public_hosts:
+            return True
+        owner = next((c for c in self.resources.containers if c.urn == router.urn), None)
+        prefixes = router.path_prefixes
+        return owner is not None and owner.role == "oauth2-proxy" and bool(prefixes) and all(p.startswith("/oauth2") for p in prefixes)
 
     @property
     def cert_resolvers(self) -> set[str]:
         return {key.split(".")[1] for key in self.static if key.startswith("certificatesresolvers.")}
-
