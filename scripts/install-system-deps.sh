@@ -3,7 +3,7 @@
 # checkers for rendered configs (promtool, amtool), an sshd test host, Graphviz for SVG
 # diagrams, and a JDK for Keycloak. Idempotent; needs root (CI and dev machines run as root).
 set -euo pipefail
-packages=(postgresql redis-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless shellcheck iproute2 golang-go)
+packages=(postgresql redis-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless shellcheck iproute2)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -18,9 +18,9 @@ for service in postgresql redis-server prometheus prometheus-alertmanager ssh; d
 done
 
 # actionlint (validates .github/workflows): from the Go module proxy, since its PyPI wheel
-# downloads a binary at build time. A machine with its own Go (/usr/local/go) uses that.
+# downloads a binary at build time. Uses the machine's Go toolchain (/usr/local/go here).
 if ! command -v actionlint >/dev/null 2>&1; then
-  go_bin=$(command -v go || echo /usr/local/go/bin/go)
-  [ -x "$go_bin" ] || go_bin=/usr/lib/go/bin/go
+  go_bin=/usr/local/go/bin/go
+  [ -x "$go_bin" ] || go_bin=$(command -v go)
   GOBIN=/usr/local/bin "$go_bin" install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 fi

@@ -9,6 +9,14 @@ import pulumi_docker as docker
 
 from components.network import NetworksArgs, PlatformNetworks
 from infra.spec import PlatformSpec
+from stacks import ai as ai_stack
+from stacks import backup as backup_stack
+from stacks import core as core_stack
+from stacks import monitoring as monitoring_stack
+from stacks import psra as psra_stack
+from stacks import rentguy as rentguy_stack
+from stacks import wpcs as wpcs_stack
+from stacks import security as security_stack
 from stacks.context import PlatformContext
 
 StackBuilder = Callable[[PlatformContext], None]
@@ -16,6 +24,14 @@ StackBuilder = Callable[[PlatformContext], None]
 # Stack name -> builder. A stack without a builder yet contributes nothing but its
 # networks; later issues register theirs here.
 BUILDERS: dict[str, StackBuilder] = {}
+BUILDERS["core"] = core_stack.build
+BUILDERS["psra"] = psra_stack.build
+BUILDERS["rentguy"] = rentguy_stack.build
+BUILDERS["wpcs"] = wpcs_stack.build
+BUILDERS["ai"] = ai_stack.build
+BUILDERS["monitoring"] = monitoring_stack.build
+BUILDERS["backup"] = backup_stack.build
+BUILDERS["security"] = security_stack.build_security
 
 
 def build_platform(spec: PlatformSpec) -> PlatformContext:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from app.engine.proofs import proof_problem
+from app.engine.proofs import PROOF_NAMES, UnresolvedDeclarationError, proof_problem
 from app.engine.report import Basis
 from app.engine.request import Material
 from app.engine.rulebook import Agreement
@@ -39,8 +39,11 @@ def classify(material: Material, agreement: Agreement, eu_member_states: frozens
     if proof is None:
         needed = "a supplier's declaration or LTSD" if is_eu else "proof of origin"
         return OriginStatus(False, None, False, f"{origin} origin without {needed}: treated as non-originating")
+    if proof.type is None:
+        raise UnresolvedDeclarationError(f"declaration {proof.declaration_id} was not resolved to its type and dates")
     if is_eu and proof.type == "statement_on_origin":
-        return OriginStatus(False, None, False, "a statement on origin does not prove EU origin of a supplied material; a supplier's declaration or LTSD is needed")
+        reason = "a statement on origin does not prove EU origin of a supplied material; a supplier's declaration or LTSD is needed"
+        return OriginStatus(False, None, False, reason)
     problem = proof_problem(
         proof,
         agreement=agreement.code,
@@ -50,12 +53,13 @@ def classify(material: Material, agreement: Agreement, eu_member_states: frozens
     )
     if problem is not None:
         return OriginStatus(False, None, False, f"{origin} origin, but {problem}: treated as non-originating")
-    kind = (proof.type or "").replace("_", " ")
+    kind = PROOF_NAMES[proof.type]
     if is_eu:
         return OriginStatus(True, proof.type, False, f"EU origin proven by a valid {kind} {when}")
     return OriginStatus(
         True,
         proof.type,
         True,
-        f"originating in {origin}, counted as originating through {agreement.cumulation.kind} cumulation ({agreement.cumulation.legal_source}); proven by {kind}",
+        f"originating in {origin}, counted as originating through {agreement.cumulation.kind} cumulation "
+        f"({agreement.cumulation.legal_source}); proven by {kind}",
     )

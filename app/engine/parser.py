@@ -29,7 +29,7 @@ from app.engine.expression import (
 )
 
 _TERMINAL_NAMES = {
-    "SHIFT": "CC, CTH or CTSH",
+    "SHIFT": "CC/CTH/CTSH",
     "_MAXNOM": "MaxNOM",
     "_RVC": "RVC",
     "_OP": "OP",
@@ -143,9 +143,9 @@ def _syntax_error(rule: str, error: UnexpectedInput) -> RuleSyntaxError:
     if isinstance(error, UnexpectedEOF):
         return RuleSyntaxError(rule, len(rule), "the rule ends too early", _expected(set(error.expected)))
     if isinstance(error, UnexpectedToken):
-        position = len(rule) if error.token.type == "$END" else error.token.start_pos or 0
-        found = "end of rule" if error.token.type == "$END" else repr(str(error.token))
-        return RuleSyntaxError(rule, position, f"unexpected {found}", _expected(set(error.expected)))
+        if error.token.type == "$END":
+            return RuleSyntaxError(rule, len(rule), "the rule ends too early", _expected(set(error.expected)))
+        return RuleSyntaxError(rule, error.token.start_pos or 0, f"unexpected {str(error.token)!r}", _expected(set(error.expected)))
     if isinstance(error, UnexpectedCharacters):
         return RuleSyntaxError(rule, error.pos_in_stream, f"unexpected {rule[error.pos_in_stream]!r}", _expected(set(error.allowed)))
     return RuleSyntaxError(rule, 0, str(error))

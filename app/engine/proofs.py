@@ -16,6 +16,8 @@ from app.engine.request import AgreementCode, Proof
 LTSD_SOURCE = "Implementing Regulation (EU) 2015/2447 Art. 62 (as amended by Regulation (EU) 2017/989), Annex 22-16"
 SUPPLIER_DECLARATION_SOURCE = "Implementing Regulation (EU) 2015/2447 Art. 61, Annex 22-15"
 
+PROOF_NAMES = {"ltsd": "LTSD", "supplier_declaration": "supplier's declaration", "statement_on_origin": "statement on origin"}
+
 MAX_PERIOD_MONTHS = 24
 MAX_START_BEFORE_ISSUE_MONTHS = 12
 MAX_START_AFTER_ISSUE_MONTHS = 6
@@ -26,9 +28,14 @@ class UnresolvedDeclarationError(ValueError):
 
 
 def add_months(day: date, months: int) -> date:
-    """Calendar month arithmetic, clamping to the month's last day (31 Jan + 1 month = 28/29 Feb)."""
+    """Calendar month arithmetic, clamping to the month's last day (31 Jan + 1 month = 28/29 Feb) and
+    saturating at the ends of the calendar."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
+    if year < date.min.year:
+        return date.min
+    if year > date.max.year:
+        return date.max
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
@@ -54,15 +61,15 @@ def proof_problem(
     assessment_date: date,
     statement_validity_months: int,
 ) -> str | None:
-    """Why the proof cannot be relied on for a material dispatched on `covers`; None when it holds."""
-    if proof.type is None:
-        raise UnresolvedDeclarationError(f"declaration {proof.declaration_id} was not resolved to its type and dates")
+    """Why the proof cannot be relied on for a material dispatched on `covers`; None when it holds.
+
+    The proof's type must be known (a declaration reference resolved by the caller)."""
     if proof.agreements is not None and agreement not in proof.agreements:
         return f"the declaration names {', '.join(proof.agreements)}, not {agreement}"
     if proof.withdrawn_on is not None and proof.withdrawn_on <= assessment_date:
         return f"the supplier withdrew the declaration on {proof.withdrawn_on}"
     if proof.issue_date is None:
-        return f"the {proof.type.replace('_', ' ')} has no issue date"
+        return f"the {PROOF_NAMES.get(proof.type or '', 'proof')} has no issue date"
     if proof.issue_date > assessment_date:
         return f"it is issued on {proof.issue_date}, after the assessment date {assessment_date}"
     if proof.type == "ltsd":

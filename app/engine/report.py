@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.engine.request import AgreementCode
 
-
 Basis = Literal["supplier_declaration", "ltsd", "statement_on_origin", "absorption"]
 
 

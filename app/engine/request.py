@@ -26,7 +26,7 @@ MAX_DEPTH = 4
 def _hs_code(value: str) -> str:
     if not (value.isascii() and value.isdigit() and len(value) in (6, 8, 10)):
         raise PydanticCustomError(
-            "hs_code", "HS code must be 6, 8 or 10 digits without dots (e.g. 850110), got {value!r}", {"value": value}
+            "hs_code", "HS code must be 6, 8 or 10 digits without dots (e.g. 850110), got '{value}'", {"value": value}
         )
     return value
 
@@ -35,7 +35,7 @@ def _origin(value: str) -> str:
     if value in ("EU", "UNKNOWN") or (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper()):
         return value
     raise PydanticCustomError(
-        "origin", "origin must be EU, UNKNOWN or an ISO 3166 alpha-2 country code such as DE or JP, got {value!r}", {"value": value}
+        "origin", "origin must be EU, UNKNOWN or an ISO 3166 alpha-2 country code such as DE or JP, got '{value}'", {"value": value}
     )
 
 
@@ -51,8 +51,15 @@ def _rule(value: str) -> str:
     return value
 
 
-HsCode = Annotated[str, AfterValidator(_hs_code)]
-Origin = Annotated[str, AfterValidator(_origin)]
+def printable_text(value: str) -> str:
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
+        raise PydanticCustomError("control_character", "text must not contain control characters")
+    return value
+
+
+FreeText = Annotated[str, Field(max_length=500), AfterValidator(printable_text)]
+HsCode = Annotated[str, Field(json_schema_extra={"pattern": r"^\d{6}(\d{2}){0,2}$", "examples": ["850110"]}), AfterValidator(_hs_code)]
+Origin = Annotated[str, Field(json_schema_extra={"pattern": r"^(EU|UNKNOWN|[A-Z]{2})$", "examples": ["CN"]}), AfterValidator(_origin)]
 RuleText = Annotated[str, Field(max_length=2000), AfterValidator(_rule)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
 PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
@@ -92,17 +99,38 @@ class Material(_Strict):
     in_house: bool = False
     rule: RuleText | None = None
     sub_materials: tuple[Material, ...] = Field(default=(), max_length=MAX_MATERIALS)
-    description: str | None = Field(default=None, max_length=500)
+    description: FreeText | None = None
 
 
 class Product(_Strict):
     hs_code: HsCode
     ex_works_price: PositiveMoney
     fob_price: PositiveMoney | None = None
-    description: str | None = Field(default=None, max_length=500)
+    description: FreeText | None = None
+
+
+EXAMPLE = {
+    "agreement": "EU-JP",
+    "assessment_date": "2025-03-01",
+    "product": {"hs_code": "850110", "ex_works_price": "100.00", "fob_price": "120.00", "description": "DC motor"},
+    "operations": ["winding", "assembly"],
+    "materials": [
+        {"hs_code": "850300", "origin": "CN", "value": "30.00"},
+        {
+            "hs_code": "720917",
+            "origin": "DE",
+            "value": "10.00",
+            "dispatch_date": "2025-02-01",
+            "proof": {"type": "ltsd", "issue_date": "2025-01-01", "valid_from": "2025-01-01", "valid_until": "2025-12-31"},
+        },
+        {"hs_code": "850300", "origin": "EU", "value": "20.00", "in_house": True, "sub_materials": [{"hs_code": "720917", "origin": "CN", "value": "5.00"}]},
+    ],
+}
 
 
 class AssessmentRequest(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra={"examples": [EXAMPLE]})
+
     agreement: AgreementCode
     assessment_date: date
     product: Product

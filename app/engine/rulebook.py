@@ -17,7 +17,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app.engine.parser import RuleSyntaxError, parse_rule
-from app.engine.request import AgreementCode
+from app.engine.request import AgreementCode, printable_text
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -40,7 +40,8 @@ def _hs_span(value: str) -> str:
 
 
 HsSpan = Annotated[str, AfterValidator(_hs_span)]
-RuleText = Annotated[str, AfterValidator(_rule_text)]
+DataText = Annotated[str, Field(min_length=1, max_length=4000), AfterValidator(printable_text)]
+RuleText = Annotated[str, Field(max_length=2000), AfterValidator(_rule_text)]
 
 
 class _Data(BaseModel):
@@ -85,12 +86,18 @@ class ProductRule(_Data):
 
     hs: HsSpan
     rule: RuleText
-    text: str = Field(description="the official rule, restated")
-    legal_source: str
+    text: DataText = Field(description="the official rule, restated")
+    legal_source: DataText
     valid_from: date
     valid_until: date | None = None
-    checked_against: str | None = Field(default=None, description="public transcription this rule was compared with")
-    note: str | None = None
+    checked_against: DataText | None = Field(default=None, description="public transcription this rule was compared with")
+    note: DataText | None = None
+
+    @model_validator(mode="after")
+    def _ordered_dates(self) -> ProductRule:
+        if self.valid_until is not None and self.valid_until < self.valid_from:
+            raise ValueError(f"valid_until {self.valid_until} is before valid_from {self.valid_from}")
+        return self
 
     @property
     def hs_from(self) -> str:
