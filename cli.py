@@ -15,6 +15,9 @@ from rich.markup import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from app.cli import origin_app  # noqa: E402
+from infra.cli_bootstrap import register as register_bootstrap  # noqa: E402
+from infra.cli_ops import register as register_operations  # noqa: E402
 from infra.config import load_stack  # noqa: E402
 from infra.diff import diff_exports  # noqa: E402
 from infra.export_document import dumps  # noqa: E402
@@ -92,10 +95,9 @@ def _print_diff(result, against: Path) -> None:  # noqa: ANN001 - PlanDiff
     console.print(f"{len(result.added)} to add, {len(result.removed)} to remove, {len(result.changed)} to change (against {against})")
 
 
-from infra.cli_ops import register as register_operations  # noqa: E402 - preview, up, destroy, refresh, export, audit, diagram, drift, verify
 register_operations(app)
-from infra.cli_bootstrap import register as register_bootstrap  # noqa: E402 - bootstrap openbao, bootstrap unseal
 register_bootstrap(app)
+app.add_typer(origin_app, name="origin", help="Origin calculations with the bundled engine (no server, no database).")
 
 if __name__ == "__main__":
     app()

@@ -88,6 +88,8 @@ class ContainerArgs:
         host_mounts: read-only bind mounts of host paths.
         shared_volumes: named volumes created elsewhere (by name); every other volume of
             `service.volumes` is created here (kept on delete: it holds data).
+        network_aliases: network name -> extra DNS names of this container on that
+            network (besides the service name).
         wait: wait for the healthcheck to pass on create (CR-09).
         depends_on: resources that must exist first (e.g. the data store of an API).
     """
@@ -105,6 +107,7 @@ class ContainerArgs:
     healthcheck: HealthcheckSpec | None = None
     host_mounts: Sequence[HostMount] = ()
     shared_volumes: Mapping[str, docker.Volume] = field(default_factory=dict)
+    network_aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
     wait: bool = True
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -209,7 +212,7 @@ class HardenedContainer(pulumi.ComponentResource):
             wait_timeout=_wait_timeout(healthcheck),
             log_driver="json-file",
             log_opts=LOG_OPTIONS,
-            networks_advanced=_networks(service, args.networks),
+            networks_advanced=_networks(service, args.networks, args.network_aliases),
             ports=[docker.ContainerPortArgs(internal=port, external=port, protocol="tcp") for port in service.published_ports] or None,
             mounts=mounts or None,
             uploads=uploads or None,
@@ -312,14 +315,19 @@ def _labels(service: ServiceSpec, args: ContainerArgs) -> dict[str, str]:
     return labels | dict(args.labels)
 
 
-def _networks(service: ServiceSpec, networks: Mapping[str, docker.Network]) -> list[docker.ContainerNetworksAdvancedArgs]:
+def _networks(
+    service: ServiceSpec, networks: Mapping[str, docker.Network], extra_aliases: Mapping[str, Sequence[str]]
+) -> list[docker.ContainerNetworksAdvancedArgs]:
+    missing = [name for name in [*service.networks, *extra_aliases] if name not in service.networks]
+    if missing:
+        raise ContainerSpecError(f"service {service.name!r}: aliases on networks it does not join: {', '.join(missing)}")
     missing = [name for name in service.networks if name not in networks]
     if missing:
         raise ContainerSpecError(f"service {service.name!r}: unknown networks {', '.join(missing)}; known: {', '.join(sorted(networks))}")
     return [
         docker.ContainerNetworksAdvancedArgs(
             name=networks[net].name,
-            aliases=[service.name],
+            aliases=[service.name, *extra_aliases.get(net, ())],
             ipv4_address=str(service.ipv4_addresses[net]) if net in service.ipv4_addresses else None,
         )
         for net in service.networks

@@ -68,6 +68,10 @@ class TraefikArgs:
     networks: the platform networks by name.
     acme_email / tls: the spec's ACME account e-mail and certificate mode.
     forward_auth_address: where the forward-auth middleware asks (oauth2-proxy).
+    routed_hosts: every hostname Traefik routes. Traefik answers to them on the internal
+        networks too, so a service calls e.g. https://auth.<domain> (the token issuer, its
+        keys) through Traefik with the real certificate instead of a hairpin through the
+        public address, which internal networks have no route to.
     """
 
     traefik: ServiceSpec
@@ -76,6 +80,7 @@ class TraefikArgs:
     acme_email: str
     tls: TlsMode
     forward_auth_address: str
+    routed_hosts: tuple[str, ...] = ()
     middlewares: Middlewares = Middlewares()
     rate_limit: RateLimit = RateLimit()
     hsts_seconds: int = 63_072_000
@@ -129,6 +134,7 @@ class Traefik(pulumi.ComponentResource):
                 },
                 healthcheck=args.traefik.healthcheck
                 or HealthcheckSpec(test=("CMD", "traefik", "healthcheck", f"--configFile={STATIC_CONFIG}"), interval_seconds=15),
+                network_aliases={net: args.routed_hosts for net in args.traefik.networks if net not in args.socket_proxy.networks},
                 depends_on=[self.socket_proxy],
             ),
             child,

@@ -39,6 +39,7 @@ def build(context: PlatformContext) -> None:
             acme_email=spec.acme_email,
             tls=spec.tls,
             forward_auth_address=forward_auth_address(oauth2_spec),
+            routed_hosts=tuple(sorted(route.host for service in spec.services for route in service.routes)),
         ),
         pulumi.ResourceOptions(providers=[context.docker_provider]),
     )

@@ -147,7 +147,8 @@ def _syntax_error(rule: str, error: UnexpectedInput) -> RuleSyntaxError:
             return RuleSyntaxError(rule, len(rule), "the rule ends too early", _expected(set(error.expected)))
         return RuleSyntaxError(rule, error.token.start_pos or 0, f"unexpected {str(error.token)!r}", _expected(set(error.expected)))
     if isinstance(error, UnexpectedCharacters):
-        return RuleSyntaxError(rule, error.pos_in_stream, f"unexpected {rule[error.pos_in_stream]!r}", _expected(set(error.allowed)))
+        position = error.pos_in_stream or 0
+        return RuleSyntaxError(rule, position, f"unexpected {rule[position]!r}", _expected(set(error.allowed)))
     return RuleSyntaxError(rule, 0, str(error))
 
 

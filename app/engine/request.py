@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 
 from app.engine.parser import RuleSyntaxError, parse_rule
@@ -109,7 +110,7 @@ class Product(_Strict):
     description: FreeText | None = None
 
 
-EXAMPLE = {
+EXAMPLE: JsonDict = {
     "agreement": "EU-JP",
     "assessment_date": "2025-03-01",
     "product": {"hs_code": "850110", "ex_works_price": "100.00", "fob_price": "120.00", "description": "DC motor"},

@@ -168,3 +168,12 @@ def test_hsts_below_a_year_is_refused() -> None:
 def test_extra_published_port_is_refused() -> None:
     with pytest.raises(Exception, match="exactly 80 and 443"):
         plan_config({"stacks": ["core"], "services": {"traefik": {"published_ports": [80, 443, 8080]}}})
+
+
+def test_traefik_answers_to_every_routed_host_on_the_internal_networks(core_plan: Planned) -> None:
+    """psra-api validates tokens against https://auth.<domain>: it must reach Traefik, not the internet."""
+    networks = {n["name"]: n["aliases"] for n in service_containers(core_plan)["traefik"].inputs["networksAdvanced"]}
+    assert networks["docker-api-net"] == ["traefik"]
+    expected = {"auth.sevensa.nl", "api.psra.sevensa.nl", "vault.sevensa.nl", "grafana.sevensa.nl"}
+    for name in ("psra-net", "keycloak-net", "shared-net", "monitoring-net"):
+        assert expected <= set(networks[name]), name

@@ -1,0 +1,76 @@
+"""Request dependencies: the services, the caller's verified identity and the role checks.
+
+`psra-user` may calculate and manage its own data; `psra-admin` may do everything a user may, and also
+manage rules and read audit logs. Missing or bad tokens give 401, a valid token without the role 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.api.services import Services
+from app.security import IdentityProviderUnavailable, InvalidToken, Principal
+
+_bearer = HTTPBearer(auto_error=False, description="Keycloak access token of realm sevensa, audience psra-api")
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    user_id: uuid.UUID
+    is_admin: bool
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+async def _principal(services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    verifier = services.verifier
+    try:
+        if verifier.needs_key_fetch(credentials.credentials):
+            return await run_in_threadpool(verifier.verify, credentials.credentials)
+        return verifier.verify(credentials.credentials)
+    except InvalidToken as error:
+        raise _unauthorized(str(error)) from None
+    except IdentityProviderUnavailable as error:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(error)) from None
+
+
+async def _caller(services: Services, principal: Principal, admin_only: bool) -> Caller:
+    settings = services.settings
+    is_admin = settings.admin_role in principal.roles
+    if not (is_admin or (not admin_only and settings.user_role in principal.roles)):
+        needed = settings.admin_role if admin_only else f"{settings.user_role} or {settings.admin_role}"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=f"the realm role {needed} is required")
+    user_id = services.users.known(principal.subject)
+    if user_id is None:
+        user_id = await run_in_threadpool(services.users.ensure, principal)
+    return Caller(principal, user_id, is_admin)
+
+
+async def require_user(services: ServicesDep, principal: Annotated[Principal, Depends(_principal)]) -> Caller:
+    return await _caller(services, principal, admin_only=False)
+
+
+async def require_admin(services: ServicesDep, principal: Annotated[Principal, Depends(_principal)]) -> Caller:
+    return await _caller(services, principal, admin_only=True)
+
+
+UserCaller = Annotated[Caller, Depends(require_user)]
+AdminCaller = Annotated[Caller, Depends(require_admin)]

@@ -1,0 +1,237 @@
+"""POST/GET /v1/origin/calculations: assess, then store certificate, materials and audit row atomically.
+
+The engine report is cached by a canonical hash of the (declaration-resolved) request; certificates are
+cached by id. Both caches hold JSON bytes that are returned as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from app.api.auth import ServicesDep, UserCaller
+from app.api.decimal_json import DecimalJSONRoute
+from app.api.errors import InputError
+from app.api.schemas import CalculationOut
+from app.api.services import Services
+from app.cache import CALCULATION_PREFIX, CERTIFICATE_PREFIX, canonical_hash
+from app.db.models import Base, Certificate, SupplierDeclaration, utcnow
+from app.db.session import JsonText
+from app.engine.assess import Loc, assess, field_path
+from app.engine.money import percent_of
+from app.engine.report import AssessmentReport, MaterialResult
+from app.engine.request import AssessmentRequest, Proof
+from app.engine.request import Material as MaterialIn
+from app.metrics import CALCULATIONS
+
+router = APIRouter(prefix="/v1/origin/calculations", tags=["origin"], route_class=DecimalJSONRoute)
+
+# Core tables rather than ORM entities on the write path: the rows are write-once, and the ORM's
+# unit of work would only add per-request CPU.
+CERTIFICATES, MATERIALS, AUDIT_LOGS = (Base.metadata.tables[name] for name in ("certificates", "materials", "audit_logs"))
+
+ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid token"}, 403: {"description": "role missing"}}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CalculationOut,
+    responses={**ERRORS, 422: {"description": "invalid input: field path and what is allowed"}},
+    summary="Assess a product and store the result as a certificate",
+)
+async def create_calculation(body: AssessmentRequest, caller: UserCaller, services: ServicesDep) -> Response:
+    certificate_id, payload = await run_in_threadpool(_create, services, body, caller.user_id, caller.is_admin)
+    return Response(
+        content=payload,
+        status_code=status.HTTP_201_CREATED,
+        media_type="application/json",
+        headers={"Location": f"/v1/origin/calculations/{certificate_id}"},
+    )
+
+
+@router.get(
+    "/{calculation_id}",
+    response_model=CalculationOut,
+    responses={**ERRORS, 404: {"description": "no such calculation visible to the caller"}},
+    summary="Read a stored calculation (own ones; admins all)",
+)
+async def read_calculation(calculation_id: uuid.UUID, caller: UserCaller, services: ServicesDep) -> Response:
+    cached = services.cache.get(f"{CERTIFICATE_PREFIX}{calculation_id}")
+    if cached is None:
+        cached = await run_in_threadpool(_load_certificate, services, calculation_id)
+    entry = json.loads(cached) if cached else None
+    if entry is None or not (caller.is_admin or entry["owner_id"] == str(caller.user_id)):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such calculation")
+    return Response(content=json.dumps(entry["calculation"], separators=(",", ":")), media_type="application/json")
+
+
+def _create(services: Services, body: AssessmentRequest, user_id: uuid.UUID, is_admin: bool) -> tuple[uuid.UUID, str]:
+    """Assess and store in one transaction; returns the id and the response body (JSON text)."""
+    certificate_id = uuid.uuid4()
+    created_at = utcnow()
+    with services.sessions.begin() as session:
+        request, declaration_ids = _resolve_declarations(session, body, user_id, is_admin)
+        digest = canonical_hash(request.model_dump(mode="json"))
+        report, result_json = _report(services, request, digest)
+        session.execute(
+            insert(CERTIFICATES),
+            [
+                {
+                    "id": certificate_id,
+                    "user_id": user_id,
+                    "agreement": request.agreement,
+                    "hs_code": request.product.hs_code,
+                    "origin_country": "EU",
+                    "destination_country": services.rulebook.agreement(request.agreement).partner_country,
+                    "assessment_date": request.assessment_date,
+                    "originating": report.originating,
+                    "request_hash": digest,
+                    "calculation_result": JsonText(result_json),
+                    "created_at": created_at,
+                }
+            ],
+        )
+        rows = list(_material_rows(certificate_id, None, "materials", request.materials, report.materials, request.product.ex_works_price, declaration_ids))
+        if rows:
+            session.execute(insert(MATERIALS), rows)
+        details = {"certificate_id": str(certificate_id), "agreement": request.agreement, "hs_code": request.product.hs_code, "originating": report.originating}
+        session.execute(insert(AUDIT_LOGS), [{"user_id": user_id, "action": "calculation.create", "details": details, "timestamp": created_at}])
+    payload = _calculation_json(certificate_id, created_at, request.agreement, request.product.hs_code, report.originating, result_json)
+    _cache_certificate(services, certificate_id, user_id, payload)
+    CALCULATIONS.labels(request.agreement, str(report.originating).lower()).inc()
+    return certificate_id, payload
+
+
+def _calculation_json(certificate_id: uuid.UUID, created_at: datetime, agreement: str, hs_code: str, originating: bool, result_json: str) -> str:
+    """CalculationOut as JSON text, embedding the already serialised report."""
+    head = json.dumps(
+        {"id": str(certificate_id), "created_at": created_at.isoformat(), "agreement": agreement, "hs_code": hs_code, "originating": originating},
+        separators=(",", ":"),
+    )
+    return f'{head[:-1]},"result":{result_json}}}'
+
+
+def _cache_certificate(services: Services, certificate_id: uuid.UUID, owner_id: uuid.UUID, payload: str) -> bytes:
+    entry = f'{{"owner_id":"{owner_id}","calculation":{payload}}}'.encode()
+    services.cache.set(f"{CERTIFICATE_PREFIX}{certificate_id}", entry, services.settings.certificate_ttl_seconds)
+    return entry
+
+
+def _report(services: Services, request: AssessmentRequest, digest: str) -> tuple[AssessmentReport, str]:
+    key = f"{CALCULATION_PREFIX}{digest}"
+    cached = services.cache.get(key)
+    if cached is not None:
+        return AssessmentReport.model_validate_json(cached), cached.decode()
+    report = assess(request, services.rules)
+    result_json = report.model_dump_json()
+    services.cache.set(key, result_json.encode(), services.settings.certificate_ttl_seconds)
+    return report, result_json
+
+
+def _load_certificate(services: Services, calculation_id: uuid.UUID) -> bytes | None:
+    with services.sessions() as session:
+        row = session.get(Certificate, calculation_id)
+        if row is None:
+            return None
+        result_json = json.dumps(row.calculation_result, separators=(",", ":"))
+        payload = _calculation_json(row.id, row.created_at, row.agreement, row.hs_code, row.originating, result_json)
+        return _cache_certificate(services, row.id, row.user_id, payload)
+
+
+def _resolve_declarations(
+    session: Session, body: AssessmentRequest, user_id: uuid.UUID, is_admin: bool
+) -> tuple[AssessmentRequest, dict[str, uuid.UUID]]:
+    """Replace proofs that reference a stored declaration by that declaration's type and dates."""
+    references = dict(_references(body.materials, ("body", "materials")))
+    if not references:
+        return body, {}
+    query = select(SupplierDeclaration).where(SupplierDeclaration.id.in_(set(references.values())))
+    if not is_admin:
+        query = query.where(SupplierDeclaration.owner_id == user_id)
+    stored = {row.id: row for row in session.scalars(query)}
+    by_path: dict[str, uuid.UUID] = {}
+    for loc, declaration_id in references.items():
+        if declaration_id not in stored:
+            raise InputError(loc + ("proof", "declaration_id"), "no supplier declaration with this id is available to you", "declaration_unknown")
+        by_path[field_path(loc[1:])] = declaration_id
+    materials = _with_proofs(body.materials, ("body", "materials"), stored, references)
+    return body.model_copy(update={"materials": materials}), by_path
+
+
+def _references(materials: tuple[MaterialIn, ...], loc: Loc) -> Iterator[tuple[Loc, uuid.UUID]]:
+    for index, material in enumerate(materials):
+        here = loc + (index,)
+        proof = material.proof
+        if proof is not None and proof.declaration_id is not None:
+            if proof.type is not None or proof.issue_date or proof.valid_from or proof.valid_until or proof.agreements or proof.withdrawn_on:
+                raise InputError(here + ("proof",), "give either declaration_id or the proof's type and dates, not both", "proof_conflict")
+            yield here, proof.declaration_id
+        yield from _references(material.sub_materials, here + ("sub_materials",))
+
+
+def _with_proofs(
+    materials: tuple[MaterialIn, ...],
+    loc: Loc,
+    stored: dict[uuid.UUID, SupplierDeclaration],
+    references: dict[tuple[str | int, ...], uuid.UUID],
+) -> tuple[MaterialIn, ...]:
+    out = []
+    for index, material in enumerate(materials):
+        here = loc + (index,)
+        update: dict[str, Any] = {"sub_materials": _with_proofs(material.sub_materials, here + ("sub_materials",), stored, references)}
+        if here in references:
+            row = stored[references[here]]
+            update["proof"] = Proof(
+                type=row.kind,  # type: ignore[arg-type]
+                issue_date=row.issue_date,
+                valid_from=row.valid_from,
+                valid_until=row.valid_until,
+                declaration_id=row.id,
+                agreements=tuple(row.agreements),
+                withdrawn_on=row.withdrawn_on,
+            )
+        out.append(material.model_copy(update=update))
+    return tuple(out)
+
+
+def _material_rows(
+    certificate_id: uuid.UUID,
+    parent_id: uuid.UUID | None,
+    prefix: str,
+    materials: tuple[MaterialIn, ...],
+    results: tuple[MaterialResult, ...] | None,
+    whole: Decimal,
+    declarations: dict[str, uuid.UUID],
+) -> Iterator[dict[str, Any]]:
+    """Rows for the bill of materials; sub-materials of a part the engine did not assess are stored as
+    non-originating (their status was never established)."""
+    for index, material in enumerate(materials):
+        path = f"{prefix}[{index}]"
+        result = results[index] if results is not None else None
+        row_id = uuid.uuid4()
+        yield {
+            "id": row_id,
+            "certificate_id": certificate_id,
+            "parent_id": parent_id,
+            "path": path,
+            "hs_code": material.hs_code,
+            "origin": material.origin,
+            "value": material.value,
+            "value_percentage": percent_of(material.value, whole) if whole else Decimal(0),
+            "processing_cost": None,
+            "originating": result is not None and result.originating,
+            "declaration_id": declarations.get(path),
+        }
+        if material.sub_materials:
+            assessed = result.sub_assessment.materials if result is not None and result.sub_assessment is not None else None
+            yield from _material_rows(certificate_id, row_id, f"{path}.sub_materials", material.sub_materials, assessed, material.value, declarations)

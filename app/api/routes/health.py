@@ -1,0 +1,33 @@
+"""Liveness, readiness and Prometheus metrics; no authentication (scraped on the internal network)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from app.api.auth import ServicesDep
+from app.metrics import exposition
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="Liveness: the process serves requests")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: database and cache reachable", responses={503: {"description": "a dependency is down"}})
+async def readyz(services: ServicesDep) -> JSONResponse:
+    checks = {"database": await run_in_threadpool(services.database_ready), "cache": await run_in_threadpool(services.cache.ping)}
+    ready = all(checks.values())
+    return JSONResponse(
+        status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"status": "ready" if ready else "not ready", "checks": checks},
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics() -> Response:
+    body, content_type = exposition()
+    return Response(content=body, media_type=content_type)

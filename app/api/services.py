@@ -1,0 +1,109 @@
+"""Everything a request needs, built once per process at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.cache import Cache, make_cache
+from app.db.migrate import upgrade
+from app.db.models import User
+from app.db.rules import DbRuleSource, seed_reference_data
+from app.db.session import make_engine, make_sessions
+from app.engine.rulebook import RuleBook, default_rulebook
+from app.openbao import resolve_connections
+from app.security import Principal, TokenVerifier
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class UserDirectory:
+    """Maps token subjects to users rows, creating a row on a user's first request."""
+
+    sessions: sessionmaker[Session]
+    realm: str
+    _known: dict[str, uuid.UUID] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def known(self, subject: str) -> uuid.UUID | None:
+        return self._known.get(subject)
+
+    def ensure(self, principal: Principal) -> uuid.UUID:
+        known = self._known.get(principal.subject)
+        if known is not None:
+            return known
+        user_id = self._find(principal) or self._create(principal)
+        with self._lock:
+            self._known[principal.subject] = user_id
+        return user_id
+
+    def _find(self, principal: Principal) -> uuid.UUID | None:
+        with self.sessions() as session:
+            return session.scalar(select(User.id).where(User.subject == principal.subject))
+
+    def _create(self, principal: Principal) -> uuid.UUID:
+        user = User(subject=principal.subject, username=principal.username, email=principal.email, realm=self.realm)
+        try:
+            with self.sessions.begin() as session:
+                session.add(user)
+        except IntegrityError:  # created concurrently by another request
+            found = self._find(principal)
+            if found is None:
+                raise
+            return found
+        return user.id
+
+
+@dataclass
+class Services:
+    settings: Settings
+    rulebook: RuleBook
+    engine: Engine
+    sessions: sessionmaker[Session]
+    cache: Cache
+    rules: DbRuleSource
+    verifier: TokenVerifier
+    users: UserDirectory
+
+    def database_ready(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            log.warning("database readiness check failed", exc_info=True)
+            return False
+        return True
+
+    def close(self) -> None:
+        self.cache.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings) -> Services:
+    connections = resolve_connections(settings)
+    log.info("connections: %r", connections)
+    engine = make_engine(connections.database_url, settings.db_pool_size, settings.db_max_overflow)
+    sessions = make_sessions(engine)
+    rulebook = default_rulebook()
+    if settings.migrate_on_startup:
+        upgrade(engine)
+        seed_reference_data(sessions, rulebook)
+    cache = make_cache(connections.redis_url)
+    return Services(
+        settings=settings,
+        rulebook=rulebook,
+        engine=engine,
+        sessions=sessions,
+        cache=cache,
+        rules=DbRuleSource(rulebook, sessions, cache, settings.rules_ttl_seconds),
+        verifier=TokenVerifier(settings.oidc_jwks_url, settings.oidc_issuer, settings.oidc_audience, settings.oidc_leeway_seconds),
+        users=UserDirectory(sessions, settings.keycloak_realm),
+    )

@@ -1,0 +1,127 @@
+"""Read-through cache: Redis when configured, otherwise a bounded in-process store.
+
+Key families and TTLs follow the seed's caching strategy: `certificate:*` 1 h, `origin_rules:*` 12 h
+(invalidated when an admin changes rules), `hs_code:*` 24 h, and `calculation:*` (engine results by a
+canonical hash of the request, 1 h). A Redis outage degrades to misses, never to errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Protocol
+
+import redis
+
+from app.metrics import CACHE_REQUESTS
+
+log = logging.getLogger(__name__)
+
+CERTIFICATE_PREFIX = "certificate:"
+CALCULATION_PREFIX = "calculation:"
+HS_CODE_PREFIX = "hs_code:"
+RULES_PREFIX = "origin_rules:"
+
+
+def canonical_hash(document: Any) -> str:
+    """SHA-256 of the document's canonical JSON (sorted keys, no whitespace)."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+
+    def delete_prefix(self, prefix: str) -> None: ...
+
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class RedisCache:
+    def __init__(self, url: str) -> None:
+        self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30)
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            value = self._client.get(key)
+        except redis.RedisError as error:
+            log.warning("cache get failed (%s); treating as a miss", type(error).__name__)
+            value = None
+        _count(key, value is not None)
+        return value  # type: ignore[return-value]
+
+    def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        try:
+            self._client.set(key, value, ex=ttl_seconds)
+        except redis.RedisError as error:
+            log.warning("cache set failed (%s)", type(error).__name__)
+
+    def delete_prefix(self, prefix: str) -> None:
+        try:
+            batch = [key for key in self._client.scan_iter(match=f"{prefix}*", count=500)]
+            if batch:
+                self._client.delete(*batch)
+        except redis.RedisError as error:
+            log.warning("cache invalidation of %s* failed (%s)", prefix, type(error).__name__)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._client.ping())
+        except redis.RedisError:
+            return False
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class MemoryCache:
+    """Per-process fallback: entries expire by TTL and the oldest go first past `max_entries`."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] < time.monotonic():
+                del self._entries[key]
+                entry = None
+        _count(key, entry is not None)
+        return entry[1] if entry else None
+
+    def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic() + ttl_seconds, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def delete_prefix(self, prefix: str) -> None:
+        with self._lock:
+            for key in [k for k in self._entries if k.startswith(prefix)]:
+                del self._entries[key]
+
+    def ping(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def _count(key: str, hit: bool) -> None:
+    CACHE_REQUESTS.labels(family=key.split(":", 1)[0], result="hit" if hit else "miss").inc()
+
+
+def make_cache(redis_url: str | None) -> Cache:
+    return RedisCache(redis_url) if redis_url else MemoryCache()

@@ -1,0 +1,275 @@
+"""Assess whether a product originates under an agreement: the engine's entry point.
+
+Order of the assessment: pick the rule (given, or the most specific one in the rules data in force
+on the assessment date), settle each material's originating status (in-house parts with their own
+bill of materials are assessed recursively and, when they qualify, absorbed as wholly originating),
+evaluate every alternative of the rule, and finally let the insufficient-operations article override
+a met rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from app.engine.criteria import CountedMaterial, Subject, evaluate_alternative
+from app.engine.expression import Node, alternatives
+from app.engine.money import percent_of, share, total
+from app.engine.origin_status import classify
+from app.engine.parser import parse_rule
+from app.engine.proofs import UnresolvedDeclarationError
+from app.engine.report import (
+    AlternativeResult,
+    AssessmentReport,
+    MaterialResult,
+    OperationsCheck,
+    ProductFacts,
+    RuleUsed,
+    ToleranceInfo,
+)
+from app.engine.request import AssessmentRequest, Material
+from app.engine.rulebook import Agreement, ProductRule, RuleSource
+
+Loc = tuple[str | int, ...]
+
+
+class EngineInputError(ValueError):
+    """The request is well-formed but cannot be assessed; `loc` names the field to fix."""
+
+    def __init__(self, loc: Loc, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Context:
+    source: RuleSource
+    agreement: Agreement
+    assessment_date: date
+
+
+def assess(request: AssessmentRequest, source: RuleSource) -> AssessmentReport:
+    agreement = source.agreement(request.agreement)
+    if request.assessment_date < agreement.in_force_from:
+        raise EngineInputError(
+            ("assessment_date",), f"{agreement.code} applies from {agreement.in_force_from}; {request.assessment_date} is earlier"
+        )
+    context = _Context(source, agreement, request.assessment_date)
+    if request.rule is not None:
+        node, rule_used = _given_rule(request.rule, agreement)
+    else:
+        found = source.find_rule(request.agreement, request.product.hs_code, request.assessment_date)
+        if found is None:
+            raise EngineInputError(
+                ("rule",),
+                f"no product-specific rule for {request.product.hs_code} under {request.agreement} in force on "
+                f"{request.assessment_date} in the rules data; give the rule in 'rule'",
+            )
+        node, rule_used = _data_rule(found)
+    product = ProductFacts(
+        hs_code=request.product.hs_code,
+        ex_works_price=request.product.ex_works_price,
+        fob_price=request.product.fob_price,
+        description=request.product.description,
+    )
+    return _assess_product(context, product, tuple(dict.fromkeys(request.operations)), node, rule_used, request.materials, ("materials",))
+
+
+def _given_rule(text: str, agreement: Agreement) -> tuple[Node, RuleUsed]:
+    node = parse_rule(text)
+    return node, RuleUsed(text=node.text(), source="request", legal_source=f"given in the request; general provisions: {agreement.legal_source}")
+
+
+def _data_rule(rule: ProductRule) -> tuple[Node, RuleUsed]:
+    node = parse_rule(rule.rule)
+    return node, RuleUsed(
+        text=node.text(),
+        source="rules_data",
+        legal_source=rule.legal_source,
+        hs_range=rule.hs,
+        valid_from=rule.valid_from,
+        valid_until=rule.valid_until,
+        checked_against=rule.checked_against,
+    )
+
+
+def _assess_product(
+    context: _Context,
+    product: ProductFacts,
+    operations: tuple[str, ...],
+    node: Node,
+    rule_used: RuleUsed,
+    materials: tuple[Material, ...],
+    loc: Loc,
+) -> AssessmentReport:
+    agreement = context.agreement
+    results = tuple(_material_result(context, material, loc + (index,)) for index, material in enumerate(materials))
+    tolerance = _tolerance(agreement, product)
+    subject = Subject(
+        hs_code=product.hs_code,
+        ex_works_price=product.ex_works_price,
+        fob_price=product.fob_price,
+        operations=frozenset(operations),
+        materials=tuple(CountedMaterial(r.path, r.hs_code, r.value, r.originating) for r in results),
+        tolerance_percent=tolerance.percent,
+        tolerance_limit=tolerance.limit if tolerance.available else None,
+        tolerance_refusal=tolerance.reason,
+    )
+    evaluated = tuple(evaluate_alternative(alternative, subject) for alternative in alternatives(node))
+    insufficient = tuple(op for op in operations if op in agreement.insufficient_operations.codes)
+    check = OperationsCheck(
+        performed=operations,
+        insufficient=insufficient,
+        all_insufficient=bool(operations) and len(insufficient) == len(operations),
+        legal_source=agreement.insufficient_operations.legal_source,
+    )
+    originating = any(a.met for a in evaluated) and not check.all_insufficient
+    non_originating_value = total(r.value for r in results if not r.originating)
+    return AssessmentReport(
+        originating=originating,
+        agreement=agreement.code,
+        agreement_name=agreement.name,
+        assessment_date=context.assessment_date,
+        product=product,
+        rule=rule_used,
+        alternatives=evaluated,
+        materials=results,
+        non_originating_value=non_originating_value,
+        tolerance=tolerance,
+        operations=check,
+        reasons=_reasons(agreement, originating, rule_used, evaluated, check, results, non_originating_value, product),
+    )
+
+
+def _material_result(context: _Context, material: Material, loc: Loc) -> MaterialResult:
+    path = field_path(loc)
+    if material.in_house and material.sub_materials:
+        return _in_house_result(context, material, loc)
+    try:
+        status = classify(material, context.agreement, context.source.eu_member_states, context.assessment_date)
+    except UnresolvedDeclarationError as error:
+        raise EngineInputError(loc + ("proof", "declaration_id"), f"{error}; give the proof type and dates instead") from None
+    prefix = "in-house part without sub_materials, judged by its origin and proof: " if material.in_house else ""
+    return MaterialResult(
+        path=path,
+        hs_code=material.hs_code,
+        origin=material.origin,
+        value=material.value,
+        originating=status.originating,
+        basis=status.basis,
+        cumulation=status.cumulation,
+        reason=prefix + status.reason,
+    )
+
+
+def _in_house_result(context: _Context, material: Material, loc: Loc) -> MaterialResult:
+    agreement = context.agreement
+    if material.value <= 0:
+        raise EngineInputError(loc + ("value",), "an in-house part with sub_materials needs a value above 0 (its ex-works cost)")
+    if material.rule is not None:
+        node, rule_used = _given_rule(material.rule, agreement)
+    else:
+        found = context.source.find_rule(agreement.code, material.hs_code, context.assessment_date)
+        if found is None:
+            return _non_originating_part(
+                material,
+                loc,
+                f"in-house part: no product-specific rule for {material.hs_code} under {agreement.code}, so it cannot "
+                "acquire origin; counted at its full value as non-originating",
+            )
+        node, rule_used = _data_rule(found)
+    product = ProductFacts(hs_code=material.hs_code, ex_works_price=material.value, fob_price=None, description=material.description)
+    sub = _assess_product(context, product, (), node, rule_used, material.sub_materials, loc + ("sub_materials",))
+    if sub.originating:
+        reason = f"in-house part meets its own rule ({rule_used.text}), so it counts as wholly originating (absorption)"
+    else:
+        reason = f"in-house part does not meet its own rule ({rule_used.text}); counted at its full value as non-originating"
+    return MaterialResult(
+        path=field_path(loc),
+        hs_code=material.hs_code,
+        origin=material.origin,
+        value=material.value,
+        originating=sub.originating,
+        basis="absorption" if sub.originating else None,
+        cumulation=False,
+        reason=reason,
+        sub_assessment=sub,
+    )
+
+
+def _non_originating_part(material: Material, loc: Loc, reason: str) -> MaterialResult:
+    return MaterialResult(
+        path=field_path(loc),
+        hs_code=material.hs_code,
+        origin=material.origin,
+        value=material.value,
+        originating=False,
+        basis=None,
+        cumulation=False,
+        reason=reason,
+    )
+
+
+def _tolerance(agreement: Agreement, product: ProductFacts) -> ToleranceInfo:
+    rule = agreement.tolerance
+    limit = share(product.ex_works_price, rule.percent)
+    if rule.excluded(product.hs_code):
+        chapters = ", ".join(rule.excluded_chapters)
+        return ToleranceInfo(
+            percent=rule.percent,
+            limit=limit,
+            available=False,
+            legal_source=rule.legal_source,
+            reason=f"the general tolerance does not apply to products of chapters {chapters} (textile products follow their own notes)",
+        )
+    return ToleranceInfo(
+        percent=rule.percent,
+        limit=limit,
+        available=True,
+        legal_source=rule.legal_source,
+        reason=f"non-originating materials worth up to {rule.percent}% of the ex-works price ({limit}) may fail a tariff-shift requirement",
+    )
+
+
+def _reasons(
+    agreement: Agreement,
+    originating: bool,
+    rule: RuleUsed,
+    evaluated: tuple[AlternativeResult, ...],
+    check: OperationsCheck,
+    materials: tuple[MaterialResult, ...],
+    non_originating_value: Decimal,
+    product: ProductFacts,
+) -> tuple[str, ...]:
+    verdict = "originating" if originating else "not originating"
+    reasons = [f"The product {product.hs_code} is {verdict} under the {agreement.name} (rule: {rule.text})."]
+    if check.all_insufficient:
+        reasons.append(
+            f"Only insufficient operations were performed ({', '.join(check.performed)}); they never confer origin "
+            f"({check.legal_source}), whatever the product-specific rule says."
+        )
+    met = [a for a in evaluated if a.met]
+    if met:
+        reasons.append("Met: " + "; ".join(a.text for a in met) + ".")
+    else:
+        for alternative in evaluated:
+            first = next(c for c in alternative.criteria if not c.met)
+            reasons.append(f"Not met: {alternative.text}, because {first.reason}.")
+    if materials:
+        count = sum(1 for m in materials if not m.originating)
+        reasons.append(
+            f"{count} of {len(materials)} materials are non-originating, worth {non_originating_value} "
+            f"({percent_of(non_originating_value, product.ex_works_price)}% of the ex-works price)."
+        )
+    return tuple(reasons)
+
+
+def field_path(loc: Loc) -> str:
+    """('materials', 0, 'proof') -> 'materials[0].proof', the notation used in reports and messages."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+

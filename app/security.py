@@ -1,0 +1,102 @@
+"""Keycloak OIDC bearer tokens: signature against the realm's JWKS, issuer, audience, expiry, roles.
+
+Realm roles are read from `realm_access.roles`. Keys are cached; an unknown key id triggers one
+JWKS refetch (key rotation), at most every 30 s, done off the event loop by the caller.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import jwt
+from jwt import PyJWK, PyJWKClient
+
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256"]
+
+
+class InvalidToken(Exception):
+    """The bearer token cannot be trusted; the message is safe to return to the client."""
+
+
+class IdentityProviderUnavailable(Exception):
+    """The realm's JWKS could not be fetched."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    username: str
+    email: str | None
+    roles: frozenset[str]
+
+
+class TokenVerifier:
+    def __init__(self, jwks_url: str, issuer: str, audience: str, leeway_seconds: int, refetch_interval: float = 30.0) -> None:
+        self._client = PyJWKClient(jwks_url, cache_jwk_set=False, timeout=5)
+        self._keys: dict[str, PyJWK] = {}
+        self._fetched_at = float("-inf")
+        self._refetch_interval = refetch_interval
+        self._lock = threading.Lock()
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+
+    def needs_key_fetch(self, token: str) -> bool:
+        """True when verifying `token` would call the identity provider (unknown key id)."""
+        return _kid(token) not in self._keys
+
+    def verify(self, token: str) -> Principal:
+        key = self._signing_key(token)
+        try:
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(f"token rejected: {error}") from None
+        roles = claims.get("realm_access", {}).get("roles", [])
+        return Principal(
+            subject=claims["sub"],
+            username=claims.get("preferred_username") or claims["sub"],
+            email=claims.get("email"),
+            roles=frozenset(role for role in roles if isinstance(role, str)),
+        )
+
+    def _signing_key(self, token: str) -> PyJWK:
+        kid = _kid(token)
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        with self._lock:
+            if kid not in self._keys and time.monotonic() - self._fetched_at >= self._refetch_interval:
+                self._refresh()
+        key = self._keys.get(kid)
+        if key is None:
+            raise InvalidToken("token rejected: unknown signing key")
+        return key
+
+    def _refresh(self) -> None:
+        try:
+            jwk_set = self._client.get_jwk_set(refresh=True)
+        except jwt.PyJWKClientError as error:
+            raise IdentityProviderUnavailable("the identity provider's signing keys are unavailable") from error
+        finally:
+            self._fetched_at = time.monotonic()
+        self._keys = {key.key_id: key for key in jwk_set.keys if key.key_id}
+
+
+def _kid(token: str) -> str:
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        raise InvalidToken("token rejected: not a JWT") from None
+    if not isinstance(kid, str):
+        raise InvalidToken("token rejected: no key id")
+    return kid

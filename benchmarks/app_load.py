@@ -1,0 +1,225 @@
+"""Load benchmark of the origin-calculation service on real PostgreSQL, Redis, OpenBao and Keycloak.
+
+Starts the servers (tests.servers), provisions them like the platform (tests/app/platform.py), runs
+`python -m app serve` with N uvicorn workers on 127.0.0.1, then drives it with C concurrent keep-alive
+HTTP/1.1 clients (a minimal asyncio client, so the load generator costs little CPU) for a bounded
+time: first POST /v1/origin/calculations (every body distinct, so the engine runs and a certificate,
+its materials and an audit row are written each time), then GET /healthz of the same app.
+Prints p50/p95/p99 latency and throughput of both and their ratio.
+
+    .venv/bin/python benchmarks/app_load.py [--clients 32] [--workers 2] [--duration 20]
+
+Traffic goes to loopback only; every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.app.platform import provision_openbao, provision_realm  # noqa: E402
+from tests.servers._process import free_port  # noqa: E402
+from tests.servers.keycloak_server import running_keycloak  # noqa: E402
+from tests.servers.openbao import running_openbao_dev  # noqa: E402
+from tests.servers.postgres import running_postgres  # noqa: E402
+from tests.servers.redis_server import running_redis  # noqa: E402
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class Result:
+    name: str
+    latencies: list[float]
+    errors: int
+    seconds: float
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<32} requests={len(self.latencies):>6} errors={self.errors:>3} "
+            f"p50={self.percentile(0.50):6.2f} ms p95={self.percentile(0.95):6.2f} ms p99={self.percentile(0.99):6.2f} ms "
+            f"mean={statistics.fmean(self.latencies) * 1000:6.2f} ms throughput={self.throughput:7.1f} req/s"
+        )
+
+
+def calculation_body(counter: int) -> bytes:
+    """A realistic EU-JP motor assessment; the ex-works price varies so no two bodies are equal."""
+    exw = f"{100 + counter % 100000}.{counter % 100:02d}"
+    body = {
+        "agreement": "EU-JP",
+        "assessment_date": "2025-03-01",
+        "product": {"hs_code": "850110", "ex_works_price": exw, "fob_price": "150.00"},
+        "operations": ["winding", "assembly"],
+        "materials": [
+            {"hs_code": "850300", "origin": "CN", "value": "30.00"},
+            {"hs_code": "720917", "origin": "DE", "value": "10.00", "dispatch_date": "2025-02-01",
+             "proof": {"type": "ltsd", "issue_date": "2025-01-01", "valid_from": "2025-01-01", "valid_until": "2025-12-31"}},
+            {"hs_code": "854459", "origin": "JP", "value": "8.00", "proof": {"type": "statement_on_origin", "issue_date": "2025-01-15"}},
+            {"hs_code": "850300", "origin": "EU", "value": "20.00", "in_house": True,
+             "sub_materials": [{"hs_code": "720917", "origin": "CN", "value": "5.00"}]},
+        ],
+    }  # fmt: skip
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = next((int(line.split(":", 1)[1]) for line in lines[1:] if line.lower().startswith("content-length:")), 0)
+    await reader.readexactly(length)
+    return status
+
+
+async def _client(port: int, request: Callable[[int], bytes], expected: int, warm_until: float, stop_at: float, sink: Result, seed: int) -> None:
+    reader, writer = await asyncio.open_connection(HOST, port)
+    counter = seed
+    try:
+        while (now := time.perf_counter()) < stop_at:
+            counter += 1000
+            payload = request(counter)
+            start = time.perf_counter()
+            writer.write(payload)
+            status = await _read_response(reader)
+            elapsed = time.perf_counter() - start
+            if now >= warm_until:
+                sink.latencies.append(elapsed)
+                sink.errors += status != expected
+    finally:
+        writer.close()
+
+
+async def _run(name: str, port: int, clients: int, request: Callable[[int], bytes], expected: int, warmup: float, duration: float) -> Result:
+    sink = Result(name, [], 0, duration)
+    start = time.perf_counter()
+    warm_until, stop_at = start + warmup, start + warmup + duration
+    await asyncio.gather(*(_client(port, request, expected, warm_until, stop_at, sink, seed) for seed in range(clients)))
+    return sink
+
+
+def http_request(method: str, path: str, port: int, token: str | None = None, body: Callable[[int], bytes] | None = None) -> Callable[[int], bytes]:
+    def build(counter: int) -> bytes:
+        content = body(counter) if body else b""
+        headers = [f"{method} {path} HTTP/1.1", f"Host: {HOST}:{port}"]
+        if token:
+            headers.append(f"Authorization: Bearer {token}")
+        if body:
+            headers += ["Content-Type: application/json", f"Content-Length: {len(content)}"]
+        return ("\r\n".join(headers) + "\r\n\r\n").encode() + content
+
+    return build
+
+
+@contextlib.contextmanager
+def running_app(env: dict[str, str], workers: int, port: int, log: Path) -> Iterator[None]:
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", HOST, "--port", str(port), "--workers", str(workers)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"http://{HOST}:{port}/readyz", timeout=2).status_code == 200:
+                        break
+                if process.poll() is not None:
+                    raise RuntimeError(f"the app exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+            else:
+                raise RuntimeError(f"the app did not become ready:\n{log.read_text()[-3000:]}")
+            yield
+        finally:
+            process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=20)
+            if process.poll() is None:
+                process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds per scenario (max 120)")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    args = parser.parse_args()
+    duration = min(args.duration, 120.0)
+
+    with contextlib.ExitStack() as stack, contextlib.ExitStack() as identity:
+        started = time.perf_counter()
+        postgres = stack.enter_context(running_postgres())
+        redis = stack.enter_context(running_redis())
+        openbao = stack.enter_context(running_openbao_dev())
+        keycloak = identity.enter_context(running_keycloak())
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="psra-bench-")))
+        approle = provision_openbao(openbao, postgres, redis, workdir / "approle", "psra_bench")
+        realm = provision_realm(keycloak)
+        print(f"servers ready in {time.perf_counter() - started:.1f}s", flush=True)
+
+        port = free_port()
+        env = {
+            **os.environ,
+            "PSRA_OPENBAO_ADDR": openbao.addr,
+            "PSRA_OPENBAO_ROLE_ID_FILE": str(approle.role_id_file),
+            "PSRA_OPENBAO_SECRET_ID_FILE": str(approle.secret_id_file),
+            "PSRA_REDIS_HOST": redis.host,
+            "PSRA_REDIS_PORT": str(redis.port),
+            "PSRA_KEYCLOAK_URL": keycloak.base_url,
+            "PSRA_DB_POOL_SIZE": str(max(4, args.clients // args.workers)),
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir),
+        }
+        stack.enter_context(running_app(env, args.workers, port, workdir / "app.log"))
+        token = realm.token("alice")
+        calc = http_request("POST", "/v1/origin/calculations", port, token, calculation_body)
+        health = http_request("GET", "/healthz", port)
+        # Every worker fetches the realm's JWKS on its first request; after that tokens are verified locally,
+        # so Keycloak (whose idle JVM takes a quarter of a core) is stopped before measuring.
+        asyncio.run(_run("warm-up", port, args.clients, calc, 201, 0, args.warmup))
+        identity.close()
+        print(f"load: {args.clients} concurrent keep-alive clients, {args.workers} uvicorn workers, {os.cpu_count()} cores, "
+              f"{args.warmup:.0f}s warm-up + {duration:.0f}s per scenario; Keycloak stopped after token issue and warm-up", flush=True)  # fmt: skip
+        post = asyncio.run(_run("POST /v1/origin/calculations", port, args.clients, calc, 201, args.warmup, duration))
+        print(post.line(), flush=True)
+        get = asyncio.run(_run("GET /healthz", port, args.clients, health, 200, args.warmup, duration))
+        print(get.line(), flush=True)
+        with postgres.connect("psra_bench") as conn:
+            stored = conn.execute("SELECT count(*) FROM certificates").fetchone()[0]
+        print(f"certificates stored: {stored}")
+        print(
+            f"ratio POST/healthz: p50 x{post.percentile(0.5) / get.percentile(0.5):.1f}, p95 x{post.percentile(0.95) / get.percentile(0.95):.1f}, "
+            f"p99 x{post.percentile(0.99) / get.percentile(0.99):.1f}, throughput x{post.throughput / get.throughput:.2f}"
+        )
+        target = "met" if post.percentile(0.95) <= 25 else "NOT met"
+        print(f"target p95 <= 25 ms for POST /v1/origin/calculations: {target} ({post.percentile(0.95):.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Provision the real servers the way the platform does, for the HTTP tests and the benchmark.
+
+* Keycloak: realm `sevensa` with realm roles psra-user/psra-admin, users, and TEST-ONLY confidential
+  clients using the direct-access (password) grant; an audience mapper puts `psra-api` in `aud`.
+  Tokens are issued and signed by Keycloak; nothing here signs a JWT.
+* OpenBao: namespace `psra`, KV v2 mount `kv`, secrets `database/credentials` and
+  `database/redis-password`; AppRole at `approle` in the root namespace, role `psra-role`, a policy
+  that reads only those two paths. Role-id and secret-id are written to files, as in production.
+* PostgreSQL: a dedicated login role and database for the app, whose password exists only in OpenBao.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REALM = "sevensa"
+AUDIENCE = "psra-api"
+TEST_CLIENT = "psra-tests"
+SHORT_CLIENT = "psra-tests-short"
+FOREIGN_CLIENT = "psra-tests-no-audience"
+USERS = {"alice": ["psra-user"], "bob": ["psra-user"], "carol": ["psra-admin"], "dave": []}
+
+
+@dataclass
+class PsraRealm:
+    base_url: str
+    password: str
+    client_secrets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/realms/{REALM}/protocol/openid-connect/token"
+
+    def token(self, username: str, client: str = TEST_CLIENT) -> str:
+        response = httpx.post(
+            self.token_url,
+            data={
+                "grant_type": "password",
+                "client_id": client,
+                "client_secret": self.client_secrets[client],
+                "username": username,
+                "password": self.password,
+                "scope": "openid",
+            },
+            timeout=30,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def headers(self, username: str, client: str = TEST_CLIENT) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(username, client)}"}
+
+
+def provision_realm(keycloak_server: Any) -> PsraRealm:
+    admin = keycloak_server.admin()
+    admin.create_realm(payload={"realm": REALM, "enabled": True}, skip_exists=True)
+    admin.change_current_realm(REALM)
+    for role in ("psra-user", "psra-admin"):
+        admin.create_realm_role({"name": role}, skip_exists=True)
+    realm = PsraRealm(base_url=keycloak_server.base_url, password=secrets.token_urlsafe(16))
+    audience = {
+        "name": "audience-psra-api",
+        "protocol": "openid-connect",
+        "protocolMapper": "oidc-audience-mapper",
+        "config": {"included.custom.audience": AUDIENCE, "access.token.claim": "true", "id.token.claim": "false"},
+    }
+    for client_id, mappers, lifespan in ((TEST_CLIENT, [audience], 300), (SHORT_CLIENT, [audience], 1), (FOREIGN_CLIENT, [], 300)):
+        secret = secrets.token_urlsafe(24)
+        admin.create_client(
+            {
+                "clientId": client_id,
+                "enabled": True,
+                "publicClient": False,
+                "secret": secret,
+                "directAccessGrantsEnabled": True,
+                "standardFlowEnabled": False,
+                "protocolMappers": mappers,
+                "attributes": {"access.token.lifespan": str(lifespan)},
+            },
+            skip_exists=True,
+        )
+        realm.client_secrets[client_id] = secret
+    for username, roles in USERS.items():
+        user_id = admin.create_user(
+            {
+                "username": username,
+                "enabled": True,
+                "email": f"{username}@example.test",
+                "emailVerified": True,
+                "firstName": username.title(),
+                "lastName": "Test",
+                "credentials": [{"type": "password", "value": realm.password, "temporary": False}],
+            },
+            exist_ok=False,
+        )
+        if roles:
+            admin.assign_realm_roles(user_id, [admin.get_realm_role(role) for role in roles])
+    return realm
+
+
+@dataclass(frozen=True)
+class AppRoleFiles:
+    role_id_file: Path
+    secret_id_file: Path
+    database_user: str
+
+
+def provision_database(postgres_server: Any, name: str) -> tuple[str, str]:
+    """A login role and database `name` owned by it; returns (user, password)."""
+    from psycopg import sql
+
+    password = secrets.token_urlsafe(24)
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+        conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(name)))
+    return name, password
+
+
+def provision_openbao(openbao_dev: Any, postgres_server: Any, redis_server: Any, directory: Path, database: str) -> AppRoleFiles:
+    """Configure a fresh `bao server -dev` per the platform convention and issue AppRole credentials."""
+    user, password = provision_database(postgres_server, database)
+    root = openbao_dev.client()
+    root.sys.create_namespace("psra")
+    psra = openbao_dev.client(namespace="psra")
+    psra.sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
+    credentials = {"username": user, "password": password, "host": postgres_server.host, "port": str(postgres_server.port), "database": database}
+    psra.secrets.kv.v2.create_or_update_secret("database/credentials", secret=credentials, mount_point="kv")
+    psra.secrets.kv.v2.create_or_update_secret("database/redis-password", secret={"password": redis_server.password}, mount_point="kv")
+    root.sys.enable_auth_method("approle", path="approle")
+    root.sys.create_or_update_policy(
+        "psra-api",
+        'path "psra/kv/data/database/credentials" { capabilities = ["read"] }\n'
+        'path "psra/kv/data/database/redis-password" { capabilities = ["read"] }',
+    )
+    root.auth.approle.create_or_update_approle("psra-role", token_policies=["psra-api"], token_ttl="1h", mount_point="approle")
+    role_id = root.auth.approle.read_role_id("psra-role", mount_point="approle")["data"]["role_id"]
+    secret_id = root.auth.approle.generate_secret_id("psra-role", mount_point="approle")["data"]["secret_id"]
+    directory.mkdir(parents=True, exist_ok=True)
+    files = AppRoleFiles(directory / "role_id", directory / "secret_id", user)
+    files.role_id_file.write_text(role_id, encoding="utf-8")
+    files.secret_id_file.write_text(secret_id, encoding="utf-8")
+    files.secret_id_file.chmod(0o600)
+    return files
+
