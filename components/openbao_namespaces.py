@@ -1,0 +1,54 @@
+"""OpenBao namespaces, and one explicit `vault.Provider` per namespace.
+
+Every OpenBao resource is created through the provider of the namespace it lives in, so a
+resource's namespace is visible in the plan (its provider's `namespace` input) and no
+resource depends on a provider-wide default. The tenant providers take their namespace from
+the `vault.Namespace` resource, so nothing is created in a namespace before it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_vault as vault
+
+ROOT = ""
+
+
+@dataclass(frozen=True)
+class OpenBaoNamespacesArgs:
+    namespaces: tuple[str, ...]
+    address: pulumi.Input[str]
+    token: pulumi.Input[str]
+
+
+class OpenBaoNamespaces(pulumi.ComponentResource):
+    """`providers[""]` is the root namespace; `providers[ns]` the tenant namespaces."""
+
+    namespaces: dict[str, vault.Namespace]
+    providers: dict[str, vault.Provider]
+
+    def __init__(self, name: str, args: OpenBaoNamespacesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("sevensa:platform:OpenBaoNamespaces", name, None, opts)
+        token = pulumi.Output.secret(args.token)
+        # providers stay top-level (as Pulumi's default providers are); they are named after the component
+        root = vault.Provider(f"{name}-root", address=args.address, token=token)
+        self.providers = {ROOT: root}
+        self.namespaces = {}
+        for namespace in args.namespaces:
+            created = vault.Namespace(
+                f"{name}-{namespace}", path=namespace, opts=pulumi.ResourceOptions(parent=self, provider=root)
+            )
+            self.namespaces[namespace] = created
+            self.providers[namespace] = vault.Provider(
+                f"{name}-{namespace}",
+                address=args.address,
+                token=token,
+                namespace=created.path,
+            )
+        self.register_outputs({"namespaces": [ns.path for ns in self.namespaces.values()]})
+
+    def opts(self, namespace: str, parent: pulumi.Resource, **kwargs: object) -> pulumi.ResourceOptions:
+        """Options for a resource in `namespace` (ROOT for the root namespace)."""
+        return pulumi.ResourceOptions(parent=parent, provider=self.providers[namespace], **kwargs)

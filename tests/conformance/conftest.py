@@ -1,0 +1,132 @@
+"""Conformance fixtures: the prod plan's security resources applied to real servers.
+
+Session-scoped and built once: Keycloak (the realm of the plan), then OpenBao (the content
+of the plan, its OIDC method pointing at that Keycloak, its database engine at the
+PostgreSQL fixture). Keycloak and OpenBao are this suite's own instances, not the shared
+session servers: the applied realm `sevensa` and the mounts would collide with what other
+suites create on those. The AppRole tokens are bound to the services' fixed shared-net
+addresses; the applier moves each into 127/8 (`loopback_twin`), so a test client really
+connects *from* the bound address, and from 127.0.0.1 to prove the binding refuses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from psycopg import sql
+
+from tests.conformance.apply_keycloak import AppliedKeycloak, KeycloakApplier
+from tests.conformance.apply_openbao import AppliedOpenBao, OpenBaoApplier, OpenBaoSubstitutions, PostgresEndpoint
+from tests.conformance.plan_resources import PlannedResource
+from tests.harness import Planned
+from tests.servers._process import ServerStartError
+from tests.servers.keycloak_server import KeycloakServer, running_keycloak
+from tests.servers.openbao import OpenBaoDev, running_openbao_dev
+
+pytestmark = pytest.mark.servers
+
+DATABASE_MOUNT_TYPE = "vault:database/secretsMount:SecretsMount"
+
+
+@dataclass
+class SecurityServers:
+    """Everything the conformance tests talk to, after the plan was applied."""
+
+    plan: Planned
+    keycloak: AppliedKeycloak
+    keycloak_issuer: str
+    openbao: AppliedOpenBao
+    openbao_addr: str
+    openbao_root_token: str
+    kv_secrets: dict[str, str]
+    """urn -> the JSON record the test wrote for that planned KV secret."""
+    break_glass_password: str
+    postgres_conninfo: dict[str, object]
+
+
+def _own(name: str, factory: Callable[[], contextlib.AbstractContextManager[Any]]) -> Iterator[Any]:
+    """A server of this suite alone; failing to start fails the test, never skips it."""
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(factory())
+        except ServerStartError as error:
+            pytest.fail(f"{name} could not be started:\n{error}", pytrace=False)
+        yield server
+
+
+@pytest.fixture(scope="session")
+def conformance_keycloak() -> Iterator[KeycloakServer]:
+    yield from _own("Keycloak (conformance)", running_keycloak)
+
+
+@pytest.fixture(scope="session")
+def conformance_openbao() -> Iterator[OpenBaoDev]:
+    yield from _own("OpenBao dev (conformance)", running_openbao_dev)
+
+
+def _prepare_postgres(postgres_server, connection: dict[str, object]) -> str:
+    """The planned database and admin role, as the data store container has them; returns
+    the admin role's password (the plan holds it sealed)."""
+    database = str(connection["connectionUrl"]).rsplit("/", 1)[1].split("?", 1)[0]
+    username = str(connection["username"])
+    postgres_server.create_database(database)
+    if username == postgres_server.user:
+        return postgres_server.password
+    password = secrets.token_urlsafe(24)
+    with postgres_server.connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(username)))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} WITH LOGIN SUPERUSER PASSWORD {}").format(sql.Identifier(username), sql.Literal(password))
+        )
+    return password
+
+
+@pytest.fixture(scope="session")
+def security_servers(prod_plan: Planned, conformance_keycloak, conformance_openbao, postgres_server) -> SecurityServers:
+    keycloak = KeycloakApplier(conformance_keycloak.admin(), lambda client_id: secrets.token_urlsafe(32)).apply(
+        prod_plan.document, prod_plan.resources
+    )
+    issuer = f"{conformance_keycloak.base_url}/realms/{keycloak.realm}"
+
+    connections = [c for mount in prod_plan.of_type(DATABASE_MOUNT_TYPE) for c in mount.inputs["postgresqls"]]
+    assert len(connections) == 1, "the prod plan has one database engine connection (PSRA)"
+    db_password = _prepare_postgres(postgres_server, connections[0])
+
+    written: dict[str, str] = {}
+    break_glass = secrets.token_urlsafe(24)
+
+    def secret(item: PlannedResource, key: str) -> str:
+        if item.type == "vault:kv/secretV2:SecretV2":
+            written[item.resource.urn] = f'{{"value": "conformance {item.name}"}}'
+            return written[item.resource.urn]
+        if item.type == "vault:index/userpassAuthBackendUser:UserpassAuthBackendUser":
+            return break_glass
+        raise AssertionError(f"no test value for sealed {key} of {item.resource.urn}")
+
+    applier = OpenBaoApplier(
+        conformance_openbao.addr,
+        conformance_openbao.root_token,
+        OpenBaoSubstitutions(
+            secret=secret,
+            postgres=PostgresEndpoint(host=postgres_server.host, port=postgres_server.port, password=db_password),
+            oidc_issuer=issuer,
+            oidc_client_secret=keycloak.client_secrets["bao-oidc"],
+        ),
+    )
+    openbao = applier.apply(prod_plan.document, prod_plan.resources)
+    return SecurityServers(
+        plan=prod_plan,
+        keycloak=keycloak,
+        keycloak_issuer=issuer,
+        openbao=openbao,
+        openbao_addr=conformance_openbao.addr,
+        openbao_root_token=conformance_openbao.root_token,
+        kv_secrets=written,
+        break_glass_password=break_glass,
+        postgres_conninfo={"host": postgres_server.host, "port": postgres_server.port},
+    )
