@@ -15,23 +15,24 @@ from stacks import core as core_stack
 from stacks import monitoring as monitoring_stack
 from stacks import psra as psra_stack
 from stacks import rentguy as rentguy_stack
-from stacks import wpcs as wpcs_stack
 from stacks import security as security_stack
+from stacks import wpcs as wpcs_stack
 from stacks.context import PlatformContext
 
 StackBuilder = Callable[[PlatformContext], None]
 
-# Stack name -> builder. A stack without a builder yet contributes nothing but its
-# networks; later issues register theirs here.
-BUILDERS: dict[str, StackBuilder] = {}
-BUILDERS["core"] = core_stack.build
-BUILDERS["psra"] = psra_stack.build
-BUILDERS["rentguy"] = rentguy_stack.build
-BUILDERS["wpcs"] = wpcs_stack.build
-BUILDERS["ai"] = ai_stack.build
-BUILDERS["monitoring"] = monitoring_stack.build
-BUILDERS["backup"] = backup_stack.build
-BUILDERS["security"] = security_stack.build_security
+# Stack name -> builder, run in `STACK_NAMES` order (core first: every later stack routes
+# through its Traefik and finds its data stores' credentials).
+BUILDERS: dict[str, StackBuilder] = {
+    "core": core_stack.build,
+    "security": security_stack.build,
+    "psra": psra_stack.build,
+    "rentguy": rentguy_stack.build,
+    "wpcs": wpcs_stack.build,
+    "ai": ai_stack.build,
+    "monitoring": monitoring_stack.build,
+    "backup": backup_stack.build,
+}
 
 
 def build_platform(spec: PlatformSpec) -> PlatformContext:
@@ -43,9 +44,7 @@ def build_platform(spec: PlatformSpec) -> PlatformContext:
     )
     context = PlatformContext(spec=spec, docker_provider=provider, networks=networks)
     for stack in spec.stacks:
-        builder = BUILDERS.get(stack)
-        if builder is not None:
-            builder(context)
+        BUILDERS[stack](context)
     pulumi.export("domain", spec.domain)
     pulumi.export("stacks", list(spec.stacks))
     pulumi.export("networks", {net.name: str(net.subnet) for net in spec.networks})

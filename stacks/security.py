@@ -44,7 +44,7 @@ GENERATED_SECRET_LENGTH = 64
 OFFLINE_TOKEN = "offline-plan-token"
 
 
-def build_security(context: PlatformContext) -> None:
+def build(context: PlatformContext) -> None:
     spec = context.spec
     settings = security_settings.endpoints(spec)
     keycloak_service = service_spec(context, "keycloak")

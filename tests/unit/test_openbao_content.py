@@ -175,7 +175,7 @@ def test_approle_credentials_are_published_for_the_apps() -> None:
         networks = PlatformNetworks("networks", NetworksArgs(networks=spec.networks, stack="test"))
         context = PlatformContext(spec=spec, docker_provider=provider, networks=networks)
         core.build(context)
-        security.build_security(context)
+        security.build(context)
         published.update(context.shared)
 
     plan_function(program)
