@@ -57,20 +57,21 @@ class TestThresholds:
 
 class TestTolerance:
     def test_tolerance_rescues_tariff_shift(self, run):
-        # TCA 64.03: CTH except from 64.06. A non-originating sole assembly of 64.06 worth 8.00 fails
-        # the exception, but 8.00 is within the general tolerance of 10 % of EXW 100.00 (ORIG.6).
-        materials = [material("410792", "CN", "40.00"), material("640620", "CN", "8.00")]
+        # TCA 64.03: materials of any heading except assemblies of uppers affixed to inner soles of 64.06
+        # (encoded as CTSH except from 6406.90). A non-originating upper assembly of 6406.90 worth 8.00
+        # fails the exception, but 8.00 is within the general tolerance of 10 % of EXW 100.00 (ORIG.6).
+        materials = [material("410792", "CN", "40.00"), material("640690", "CN", "8.00")]
         report = run(request("EU-UK", "640399", "100.00", materials))
-        shift = criterion(report, "CTH except from 6406", "CTH")
+        shift = criterion(report, "CTSH except from 640690", "CTSH")
         assert shift.met is True and shift.tolerance_applied is True
         assert (shift.tolerance_used, shift.tolerance_limit) == (D("8.00"), D("10.00"))
         assert [f.path for f in shift.failing_materials] == ["materials[1]"]
         assert report.originating is True
 
     def test_tolerance_exceeded(self, run):
-        materials = [material("410792", "CN", "40.00"), material("640620", "CN", "10.01")]
+        materials = [material("410792", "CN", "40.00"), material("640690", "CN", "10.01")]
         report = run(request("EU-UK", "640399", "100.00", materials))
-        shift = criterion(report, "CTH except from 6406", "CTH")
+        shift = criterion(report, "CTSH except from 640690", "CTSH")
         assert shift.met is False and shift.tolerance_applied is False
         assert "above the general tolerance" in shift.reason
         assert report.originating is False
@@ -273,9 +274,11 @@ class TestRestrictedMaxNom:
         assert report.originating is True
 
     def test_eu_kr_combined_restricted_rule(self, run):
-        # EU-KR 85.01: CTH and 85.03 materials at most 10 %; or MaxNOM 45 %.
+        # A combined restricted rule given in the request: CTH and 85.03 materials at most 10 %; or MaxNOM
+        # 45 %. (The bundled EU-KR rule for 85.01 is the ex Chapter 85 rule, CTH or MaxNOM 45 %.)
         materials = [material("850300", "CN", "12.00"), material("854449", "CN", "40.00")]
-        report = run(request("EU-KR", "850110", "100.00", materials, date="2024-01-01"))
+        rule = "(CTH and MaxNOM 10% (EXW) of 8503) or MaxNOM 45% (EXW)"
+        report = run(request("EU-KR", "850110", "100.00", materials, rule=rule, date="2024-01-01"))
         first = report.alternatives[0]
         assert first.text == "CTH and MaxNOM 10% (EXW) of 8503"
         assert [c.met for c in first.criteria] == [True, False]
