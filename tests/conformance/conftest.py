@@ -11,11 +11,9 @@ connects *from* the bound address, and from 127.0.0.1 to prove the binding refus
 
 from __future__ import annotations
 
-import contextlib
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from psycopg import sql
@@ -24,7 +22,7 @@ from tests.conformance.apply_keycloak import AppliedKeycloak, KeycloakApplier
 from tests.conformance.apply_openbao import AppliedOpenBao, OpenBaoApplier, OpenBaoSubstitutions, PostgresEndpoint
 from tests.conformance.plan_resources import PlannedResource
 from tests.harness import Planned
-from tests.servers._process import ServerStartError
+from tests.servers.fixtures import serve
 from tests.servers.keycloak_server import KeycloakServer, running_keycloak
 from tests.servers.openbao import OpenBaoDev, running_openbao_dev
 
@@ -49,24 +47,14 @@ class SecurityServers:
     postgres_conninfo: dict[str, object]
 
 
-def _own(name: str, factory: Callable[[], contextlib.AbstractContextManager[Any]]) -> Iterator[Any]:
-    """A server of this suite alone; failing to start fails the test, never skips it."""
-    with contextlib.ExitStack() as stack:
-        try:
-            server = stack.enter_context(factory())
-        except ServerStartError as error:
-            pytest.fail(f"{name} could not be started:\n{error}", pytrace=False)
-        yield server
-
-
 @pytest.fixture(scope="session")
 def conformance_keycloak() -> Iterator[KeycloakServer]:
-    yield from _own("Keycloak (conformance)", running_keycloak)
+    yield from serve("Keycloak (conformance)", running_keycloak)
 
 
 @pytest.fixture(scope="session")
 def conformance_openbao() -> Iterator[OpenBaoDev]:
-    yield from _own("OpenBao dev (conformance)", running_openbao_dev)
+    yield from serve("OpenBao dev (conformance)", running_openbao_dev)
 
 
 def _prepare_postgres(postgres_server, connection: dict[str, object]) -> str:

@@ -8,6 +8,7 @@ Fixtures (each starts its server once per session — or once per xdist worker):
   .dsn(dbname="postgres") -> "postgresql+psycopg://...", .create_database(name) -> URL
 - ``redis_server`` -> RedisServer: .host .port .password .url ("redis://:PW@127.0.0.1:PORT/0")
 - ``openbao_dev`` -> OpenBaoDev: .addr .root_token .client(namespace=None) -> hvac.Client
+- ``own_openbao_dev`` -> OpenBaoDev of one test alone (function scope)
 - ``keycloak_server`` -> KeycloakServer: .base_url .admin_user .admin_password
   .admin() -> keycloak.KeycloakAdmin (master realm)
 
@@ -40,7 +41,8 @@ _startup_times: dict[str, float] = {}
 _prestarted: dict[str, KeycloakLauncher | ServerStartError] = {}
 
 
-def _serve(name: str, factory: Callable[[], contextlib.AbstractContextManager[Any]]) -> Iterator[Any]:
+def serve(name: str, factory: Callable[[], contextlib.AbstractContextManager[Any]]) -> Iterator[Any]:
+    """Yield the server `factory` starts; a server that cannot start fails the test (never skips)."""
     with contextlib.ExitStack() as stack:
         try:
             server = stack.enter_context(factory())
@@ -56,17 +58,24 @@ def _serve(name: str, factory: Callable[[], contextlib.AbstractContextManager[An
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    yield from _serve("PostgreSQL", running_postgres)
+    yield from serve("PostgreSQL", running_postgres)
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    yield from _serve("Redis", running_redis)
+    yield from serve("Redis", running_redis)
 
 
 @pytest.fixture(scope="session")
 def openbao_dev() -> Iterator[OpenBaoDev]:
-    yield from _serve("OpenBao (dev)", running_openbao_dev)
+    yield from serve("OpenBao (dev)", running_openbao_dev)
+
+
+@pytest.fixture
+def own_openbao_dev() -> Iterator[OpenBaoDev]:
+    """An OpenBao dev server for one test alone, for tests that mount fixed root paths
+    (`approle`, `sevensa`) which other suites on the session server may have taken."""
+    yield from serve("OpenBao (dev, own)", running_openbao_dev)
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +84,7 @@ def keycloak_server() -> Iterator[KeycloakServer]:
     if isinstance(early, ServerStartError):
         pytest.fail(f"Keycloak could not be started:\n{early}", pytrace=False)
     # a prestarted launcher is entered (waits for readiness); otherwise launch now
-    yield from _serve("Keycloak", lambda: early if early is not None else KeycloakLauncher())
+    yield from serve("Keycloak", lambda: early if early is not None else KeycloakLauncher())
 
 
 # -- background start of Keycloak ------------------------------------------------

@@ -130,10 +130,11 @@ def test_alertmanager_start_script_is_valid_shell(prod_plan: Planned, tmp_path: 
 
 
 @pytest.mark.servers
-def test_alertmanager_start_script_reads_the_webhook_from_a_real_openbao(openbao_dev, tmp_path: Path) -> None:
+def test_alertmanager_start_script_reads_the_webhook_from_a_real_openbao(own_openbao_dev, tmp_path: Path) -> None:
     """The rendered entrypoint logs in with AppRole and writes only the webhook, mode 0600."""
     from infra.templates import render
 
+    openbao_dev = own_openbao_dev
     webhook = "https://hooks.slack.com/services/T000/B000/not-a-real-token"
     client = openbao_dev.client()
     client.sys.enable_secrets_engine("kv", path="sevensa", options={"version": "2"})
