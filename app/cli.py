@@ -14,9 +14,6 @@ from pathlib import Path
 import typer
 from pydantic import ValidationError
 
-from app.engine.assess import EngineInputError, assess, field_path
-from app.engine.request import AssessmentRequest
-from app.engine.rulebook import default_rulebook
 
 origin_app = typer.Typer(help="Preferential origin: assess a product against a rule of origin.", no_args_is_help=True)
 
@@ -33,6 +30,11 @@ def check(
     request_file: Path = typer.Argument(..., metavar="REQUEST.json", help="Assessment request (see app/RULES.md)."),
 ) -> None:
     """Assess REQUEST.json and print the engine's JSON report."""
+    # the engine (parser, rules data) loads only for this command: `cli.py plan` stays fast
+    from app.engine.assess import EngineInputError, assess, field_path
+    from app.engine.request import AssessmentRequest
+    from app.engine.rulebook import default_rulebook
+
     try:
         raw = json.loads(request_file.read_text(encoding="utf-8"), parse_float=Decimal)
     except OSError as error:

@@ -19,9 +19,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from infra import bootstrap
 from infra.config import load_stack, stack_file
-from infra.deploy import DeployError, Target
 from infra.problems import SpecError
 from infra.security_settings import CONFIG_NAMESPACE, OPENBAO_ADDRESS_KEY, default_endpoints
 
@@ -53,7 +51,9 @@ def gpg_decrypt(ciphertext_b64: str) -> str:
         ["gpg", "--quiet", "--decrypt"], input=base64.b64decode(ciphertext_b64), capture_output=True, check=False
     )
     if result.returncode != 0:
-        raise bootstrap.BootstrapError("gpg could not decrypt a share (is the custodian's private key available?)")
+        from infra.bootstrap import BootstrapError
+
+        raise BootstrapError("gpg could not decrypt a share (is the custodian's private key available?)")
     return result.stdout.decode().strip()
 
 
@@ -68,6 +68,8 @@ def register(app: typer.Typer) -> None:
         pgp_keys: Annotated[list[Path] | None, typer.Option("--pgp-keys", help="one public key file per share (binary or ASCII-armored)", exists=True, dir_okay=False)] = None,
     ) -> None:
         """Initialise OpenBao (Shamir shares per the spec) and store the root token as a stack secret."""
+        from infra import bootstrap  # heavy (hvac, Automation API): only when the command runs
+        from infra.deploy import DeployError, Target
         try:
             spec = load_stack(stack)
             address = openbao_address(stack, addr)
@@ -103,6 +105,7 @@ def register(app: typer.Typer) -> None:
         gpg: Annotated[bool, typer.Option("--gpg", help="share files hold PGP-encrypted shares: decrypt with gpg")] = False,
     ) -> None:
         """Unseal OpenBao after a restart: shares from files, or typed in without echo."""
+        from infra import bootstrap  # heavy (hvac): only when the command runs
         try:
             address = openbao_address(stack, addr)
             state = bootstrap.seal_state(address)

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_monitor
@@ -63,6 +62,8 @@ KEYCLOAK_HEALTH = Probe("Keycloak", "/realms/master/.well-known/openid-configura
 
 async def wait_until_ready(base_url: str, probe: Probe) -> str:
     """Poll `base_url + probe.path` until the verdict is ready; return `base_url`."""
+    import httpx  # only a real deployment polls; the offline plan never loads it
+
     deadline = time.monotonic() + probe.timeout_seconds
     problem = "no answer yet"
     async with httpx.AsyncClient(timeout=5.0) as client:
