@@ -82,6 +82,28 @@ def plan(
         console.print(f"wrote {json_out} ({len(resources)} resources)")
 
 
+@app.command()
+def render(
+    stack: StackOption = "dev",
+    output: Annotated[Path, typer.Option("--output", "-o", help="directory to write <container>/<path> into")] = Path("rendered"),
+) -> None:
+    """Write every config file the plan gives a container, to read or diff; secret files are only named."""
+    from infra.container_files import write_files
+    from infra.planner import plan_stack
+
+    try:
+        result = plan_stack(stack)
+    except SpecError as error:
+        _report_problems(error)
+        raise typer.Exit(1) from error
+    written, sealed = write_files(parse_export(result.document, "plan"), output)
+    for path in written:
+        console.print(f"wrote {path}", highlight=False)
+    for name in sealed:
+        console.print(f"[dim]secret, not written: {escape(name)}[/dim]")
+    console.print(f"{len(written)} files written to {output}, {len(sealed)} secret files left sealed")
+
+
 def _print_diff(result, against: Path) -> None:  # noqa: ANN001 - PlanDiff
     if result.empty:
         console.print(f"no changes against {against}")

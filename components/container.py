@@ -36,6 +36,7 @@ from infra.spec import SECRET_KEY_PATTERN, HealthcheckSpec, ServiceSpec
 SECRET_FILE_MODE = "0400"
 CONFIG_FILE_MODE = "0444"
 SEED_ROOT = "/seed"
+SEED_SUFFIX = "-files-seed"
 RESTART_POLICY = "unless-stopped"
 NO_NEW_PRIVILEGES = "no-new-privileges:true"
 # world-writable with the sticky bit: the service user (never root) must be able to write
@@ -242,8 +243,8 @@ class HardenedContainer(pulumi.ComponentResource):
             seeded = posixpath.join(SEED_ROOT, _slug(root), posixpath.relpath(file.path, root))
             uploads.append(_upload(file, seeded, owner, group))
         seed = docker.Container(
-            f"{name}-files-seed",
-            name=f"{service.name}-files-seed",
+            f"{name}{SEED_SUFFIX}",
+            name=f"{service.name}{SEED_SUFFIX}",
             image=image_ref,
             start=False,  # never runs: it exists only to receive the uploads into the volume
             must_run=False,

@@ -94,3 +94,14 @@ def test_validate_ok_and_usage_errors() -> None:
     ok = cli("validate", "--stack", "prod")
     assert ok.returncode == 0 and "valid" in ok.stdout
     assert cli("validate", "--no-such-option").returncode == 2
+
+
+def test_render_writes_config_files_and_never_secrets(tmp_path: Path) -> None:
+    result = cli("render", "--stack", "prod", "-o", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    traefik = yaml.safe_load((tmp_path / "traefik/etc/traefik/traefik.yml").read_text())
+    assert traefik["entryPoints"]["web"]["http"]["redirections"]["entryPoint"]["to"] == "websecure"
+    assert (tmp_path / "prometheus").is_dir()
+    assert "secret, not written: psra-db:/run/secrets/postgres-password" in result.stdout
+    assert not (tmp_path / "psra-db/run/secrets/postgres-password").exists()
+    assert not list(tmp_path.rglob("*password*"))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any
 
-from components.container import ROLE_LABEL, SEED_ROOT
+from components.container import ROLE_LABEL
+from infra.container_files import files_by_container
 from infra.stack_export import ExportedResource
 from tests.harness import Planned
 
@@ -35,20 +35,7 @@ def service_containers(planned: Planned) -> dict[str, ExportedResource]:
 
 def uploaded_files(planned: Planned, name: str) -> dict[str, Any]:
     """Container path -> upload entry of service `name`, whether uploaded directly or via its seed."""
-    containers = planned.containers()
-    service = containers[name]
-    files = {u["file"]: u for u in service.inputs.get("uploads", [])}
-    seed = containers.get(f"{name}-files-seed")
-    if seed is not None:
-        roots = {
-            m["volumeOptions"]["subpath"]: m["target"]
-            for m in service.inputs.get("mounts", [])
-            if m.get("volumeOptions", {}).get("subpath")
-        }
-        for upload in seed.inputs["uploads"]:
-            slug, _, rest = posixpath.relpath(upload["file"], SEED_ROOT).partition("/")
-            files[posixpath.join(roots[slug], rest)] = upload
-    return files
+    return files_by_container(planned.resources)[name]
 
 
 def file_content(planned: Planned, name: str, path: str) -> str:
