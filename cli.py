@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -18,32 +17,37 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app.cli import origin_app  # noqa: E402
 from infra.cli_bootstrap import register as register_bootstrap  # noqa: E402
 from infra.cli_ops import register as register_operations  # noqa: E402
+from infra.cli_output import Stack, console, errors, report_problems  # noqa: E402
 from infra.config import load_stack  # noqa: E402
 from infra.diff import diff_exports  # noqa: E402
 from infra.export_document import dumps  # noqa: E402
 from infra.problems import SpecError  # noqa: E402
 from infra.stack_export import ExportError, parse_export, read_export  # noqa: E402
 
+if TYPE_CHECKING:
+    from infra.planner import StackPlan
+
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-console = Console()
-errors = Console(stderr=True)
-
-StackOption = Annotated[str, typer.Option("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml")]
 
 
-def _report_problems(error: SpecError) -> None:
-    errors.print(f"[red]invalid configuration: {len(error.problems)} problem(s)[/red]")
-    for problem in error.problems:
-        errors.print(f"  {escape(problem.file)}: [bold]{escape(problem.key)}[/bold]: {escape(problem.message)}", highlight=False)
+def _plan_or_exit(stack: str) -> StackPlan:
+    """The offline plan of `stack`; an invalid config prints every problem and exits 1."""
+    from infra.planner import plan_stack
+
+    try:
+        return plan_stack(stack)
+    except SpecError as error:
+        report_problems(error)
+        raise typer.Exit(1) from error
 
 
 @app.command()
-def validate(stack: StackOption = "dev") -> None:
+def validate(stack: Stack = "dev") -> None:
     """Check a stack's config against the spec; every problem is listed (config only, fast)."""
     try:
         spec = load_stack(stack)
     except SpecError as error:
-        _report_problems(error)
+        report_problems(error)
         raise typer.Exit(1) from error
     console.print(
         f"[green]valid[/green]: stack {stack}: domain {spec.domain}, {len(spec.stacks)} stacks, "
@@ -53,19 +57,14 @@ def validate(stack: StackOption = "dev") -> None:
 
 @app.command()
 def plan(
-    stack: StackOption = "dev",
+    stack: Stack = "dev",
     json_out: Annotated[Path | None, typer.Option("--json", help="write the plan as a stack-export (v3) document")] = None,
     diff: Annotated[Path | None, typer.Option("--diff", help="compare with an earlier plan or a real stack export")] = None,
 ) -> None:
     """Run the real program offline (Pulumi mocks) and show what `pulumi up` would create."""
     from infra.plan_view import render_plan
-    from infra.planner import plan_stack
 
-    try:
-        result = plan_stack(stack)
-    except SpecError as error:
-        _report_problems(error)
-        raise typer.Exit(1) from error
+    result = _plan_or_exit(stack)
     resources = parse_export(result.document, "plan")
     if diff is not None:
         try:
@@ -84,19 +83,13 @@ def plan(
 
 @app.command()
 def render(
-    stack: StackOption = "dev",
+    stack: Stack = "dev",
     output: Annotated[Path, typer.Option("--output", "-o", help="directory to write <container>/<path> into")] = Path("rendered"),
 ) -> None:
     """Write every config file the plan gives a container, to read or diff; secret files are only named."""
     from infra.container_files import write_files
-    from infra.planner import plan_stack
 
-    try:
-        result = plan_stack(stack)
-    except SpecError as error:
-        _report_problems(error)
-        raise typer.Exit(1) from error
-    written, sealed = write_files(parse_export(result.document, "plan"), output)
+    written, sealed = write_files(parse_export(_plan_or_exit(stack).document, "plan"), output)
     for path in written:
         console.print(f"wrote {path}", highlight=False)
     for name in sealed:

@@ -17,16 +17,13 @@ from typing import Annotated
 
 import typer
 import yaml
-from rich.console import Console
 
+from infra.cli_output import Stack, console, errors
 from infra.config import load_stack, stack_file
 from infra.problems import SpecError
 from infra.security_settings import CONFIG_NAMESPACE, OPENBAO_ADDRESS_KEY, default_endpoints
 
-console = Console()
-errors = Console(stderr=True)
 
-Stack = Annotated[str, typer.Option("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml")]
 Address = Annotated[str | None, typer.Option("--addr", help="OpenBao API address (default: security:openbaoAddress, else its container address)")]
 
 

@@ -32,13 +32,10 @@ from infra.deploy import (
     require_cli,
     terminal_prompt,
 )
+from infra.cli_output import Stack, console, errors, report_problems
 from infra.problems import SpecError
 from infra.stack_export import ExportedResource, ExportError, parse_export, read_export
 
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)  # one line per message: greppable in CI logs
-
-Stack = Annotated[str, typer.Option("--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="skip the preview-and-confirm step")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="also stream the engine's raw output")]
 PolicyPackFlag = Annotated[bool, typer.Option("--policy-pack/--no-policy-pack", help="enforce policy/ (CrossGuard) during preview and up")]
@@ -52,8 +49,7 @@ def fail(error: DeployError) -> typer.Exit:
 
 
 def invalid_config(error: SpecError) -> typer.Exit:
-    errors.print(f"[red]invalid configuration: {len(error.problems)} problem(s)[/red]")
-    errors.print(str(error), markup=False, highlight=False)
+    report_problems(error)
     return typer.Exit(ExitCode.ENVIRONMENT)
 
 
