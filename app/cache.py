@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import redis
@@ -38,6 +39,10 @@ class Cache(Protocol):
 
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
 
+    def set_many(self, entries: Iterable[tuple[str, bytes, int]]) -> None:
+        """Several `set`s (key, value, ttl_seconds); on Redis in one round trip."""
+        ...
+
     def delete_prefix(self, prefix: str) -> None: ...
 
     def ping(self) -> bool: ...
@@ -61,6 +66,15 @@ class RedisCache:
     def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
         try:
             self._client.set(key, value, ex=ttl_seconds)
+        except redis.RedisError as error:
+            log.warning("cache set failed (%s)", type(error).__name__)
+
+    def set_many(self, entries: Iterable[tuple[str, bytes, int]]) -> None:
+        try:
+            pipeline = self._client.pipeline(transaction=False)
+            for key, value, ttl_seconds in entries:
+                pipeline.set(key, value, ex=ttl_seconds)
+            pipeline.execute()
         except redis.RedisError as error:
             log.warning("cache set failed (%s)", type(error).__name__)
 
@@ -105,6 +119,10 @@ class MemoryCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
+
+    def set_many(self, entries: Iterable[tuple[str, bytes, int]]) -> None:
+        for key, value, ttl_seconds in entries:
+            self.set(key, value, ttl_seconds)
 
     def delete_prefix(self, prefix: str) -> None:
         with self._lock:

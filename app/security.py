@@ -2,6 +2,12 @@
 
 Realm roles are read from `realm_access.roles`. Keys are cached; an unknown key id triggers one
 JWKS refetch (key rotation), at most every 30 s, done off the event loop by the caller.
+
+A client sends the same access token with every request until it expires, so a token that passed every
+check is remembered (bounded, by its exact text) with its principal and `exp`: a repeat costs one dict
+look-up and the expiry comparison PyJWT would make. Once signature, issuer, audience, `iat` and `nbf` have
+passed they stay passed; only `exp` can change the verdict, and an expired entry is dropped and the token
+verified again, which rejects it with PyJWT's message. A JWKS refetch empties the memo.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ class Principal:
 
 
 class TokenVerifier:
+    MEMO_SIZE = 1024
+
     def __init__(self, jwks_url: str, issuer: str, audience: str, leeway_seconds: int, refetch_interval: float = 30.0) -> None:
         self._client = PyJWKClient(jwks_url, cache_jwk_set=False, timeout=5)
         self._keys: dict[str, PyJWK] = {}
@@ -42,12 +50,29 @@ class TokenVerifier:
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def needs_key_fetch(self, token: str) -> bool:
         """True when verifying `token` would call the identity provider (unknown key id)."""
-        return _kid(token) not in self._keys
+        return token not in self._verified and _kid(token) not in self._keys
 
     def verify(self, token: str) -> Principal:
+        verified = self._verified  # a JWKS refetch replaces the memo; a verdict reached before it lands in the old one
+        memo = verified.get(token)
+        if memo is not None:
+            principal, expires = memo
+            if time.time() - self._leeway < expires:  # PyJWT: expired when exp <= now - leeway
+                return principal
+            verified.pop(token, None)
+        principal, expires = self._verify(token)
+        if len(verified) >= self.MEMO_SIZE:
+            # dicts keep insertion order: forget the oldest quarter (other threads may be changing the memo too)
+            for old in list(verified)[: self.MEMO_SIZE // 4]:
+                verified.pop(old, None)
+        verified[token] = (principal, expires)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         key = self._signing_key(token)
         try:
             claims = jwt.decode(
@@ -62,12 +87,13 @@ class TokenVerifier:
         except jwt.PyJWTError as error:
             raise InvalidToken(f"token rejected: {error}") from None
         roles = claims.get("realm_access", {}).get("roles", [])
-        return Principal(
+        principal = Principal(
             subject=claims["sub"],
             username=claims.get("preferred_username") or claims["sub"],
             email=claims.get("email"),
             roles=frozenset(role for role in roles if isinstance(role, str)),
         )
+        return principal, float(claims["exp"])
 
     def _signing_key(self, token: str) -> PyJWK:
         kid = _kid(token)
@@ -90,6 +116,7 @@ class TokenVerifier:
         finally:
             self._fetched_at = time.monotonic()
         self._keys = {key.key_id: key for key in jwk_set.keys if key.key_id}
+        self._verified = {}  # a key may have been withdrawn: verify every token again
 
 
 def _kid(token: str) -> str:

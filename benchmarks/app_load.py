@@ -67,8 +67,9 @@ class Result:
 
 
 def calculation_body(counter: int) -> bytes:
-    """A realistic EU-JP motor assessment; the ex-works price varies so no two bodies are equal."""
-    exw = f"{100 + counter % 100000}.{counter % 100:02d}"
+    """A realistic EU-JP motor assessment; the ex-works price encodes the counter, so no two bodies are equal
+    (clients count seed, seed + 1000, ...: every request is a calculation-cache miss and runs the engine)."""
+    exw = f"{100 + counter // 100}.{counter % 100:02d}"
     body = {
         "agreement": "EU-JP",
         "assessment_date": "2025-03-01",
@@ -113,11 +114,14 @@ async def _client(port: int, request: Callable[[int], bytes], expected: int, war
         writer.close()
 
 
-async def _run(name: str, port: int, clients: int, request: Callable[[int], bytes], expected: int, warmup: float, duration: float) -> Result:
+async def _run(
+    name: str, port: int, clients: int, request: Callable[[int], bytes], expected: int, warmup: float, duration: float, first: int = 0
+) -> Result:
+    """Client n counts first + n, first + n + 1000, ...; runs given different `first` never send the same body."""
     sink = Result(name, [], 0, duration)
     start = time.perf_counter()
     warm_until, stop_at = start + warmup, start + warmup + duration
-    await asyncio.gather(*(_client(port, request, expected, warm_until, stop_at, sink, seed) for seed in range(clients)))
+    await asyncio.gather(*(_client(port, request, expected, warm_until, stop_at, sink, first + seed) for seed in range(clients)))
     return sink
 
 
@@ -206,8 +210,10 @@ def main() -> None:
         identity.close()
         print(f"load: {args.clients} concurrent keep-alive clients, {args.workers} uvicorn workers, {os.cpu_count()} cores, "
               f"{args.warmup:.0f}s warm-up + {duration:.0f}s per scenario; Keycloak stopped after token issue and warm-up", flush=True)  # fmt: skip
-        post = asyncio.run(_run("POST /v1/origin/calculations", port, args.clients, calc, 201, args.warmup, duration))
+        post = asyncio.run(_run("POST /v1/origin/calculations", port, args.clients, calc, 201, args.warmup, duration, first=10**9))
         print(post.line(), flush=True)
+        lookups = [line for line in httpx.get(f"http://{HOST}:{port}/metrics", timeout=10).text.splitlines() if 'family="calculation"' in line]
+        print("engine-result cache (all POSTs so far, warm-up included):", ", ".join(line.split("{", 1)[1] for line in lookups if not line.startswith("#")))
         get = asyncio.run(_run("GET /healthz", port, args.clients, health, 200, args.warmup, duration))
         print(get.line(), flush=True)
         with postgres.connect("psra_bench") as conn:

@@ -20,7 +20,8 @@ from app.security import IdentityProviderUnavailable, InvalidToken, Principal
 _bearer = HTTPBearer(auto_error=False, description="Keycloak access token of realm sevensa, audience psra-api")
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async so FastAPI calls it on the event loop: a plain `def` dependency costs a thread-pool round trip per request
     return request.app.state.services  # type: ignore[no-any-return]
 
 

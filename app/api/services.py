@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cache import Cache, make_cache
+from app.db.inserts import AtomicInserts
 from app.db.migrate import upgrade
 from app.db.models import User
 from app.db.rules import DbRuleSource, seed_reference_data
@@ -72,6 +73,7 @@ class Services:
     rules: DbRuleSource
     verifier: TokenVerifier
     users: UserDirectory
+    inserts: AtomicInserts
 
     def database_ready(self) -> bool:
         try:
@@ -106,4 +108,5 @@ def build_services(settings: Settings) -> Services:
         rules=DbRuleSource(rulebook, sessions, cache, settings.rules_ttl_seconds),
         verifier=TokenVerifier(settings.oidc_jwks_url, settings.oidc_issuer, settings.oidc_audience, settings.oidc_leeway_seconds),
         users=UserDirectory(sessions, settings.keycloak_realm),
+        inserts=AtomicInserts(engine),
     )

@@ -129,6 +129,34 @@ class TestCalculations:
         after = _rows(postgres_server, "SELECT count(*) FROM certificates")[0][0], _rows(postgres_server, "SELECT count(*) FROM audit_logs")[0][0]
         assert after == before
 
+    def test_nothing_is_written_when_the_database_refuses_a_row(self, api, psra_realm, postgres_server, monkeypatch):
+        """The last material names no stored declaration, so its INSERT (sent after the certificate's) fails:
+        certificate, materials and audit row are rolled back together, and the pooled connection stays usable."""
+        import sqlalchemy.exc
+
+        import app.api.routes.calculations as calculations
+
+        real_rows = calculations._material_rows
+
+        def dangling_declaration(*args, **kwargs):  # type: ignore[no-untyped-def]
+            rows = list(real_rows(*args, **kwargs))
+            if rows:
+                rows[-1] = {**rows[-1], "declaration_id": uuid.uuid4()}
+            yield from rows
+
+        def counts() -> tuple[int, ...]:
+            return tuple(_rows(postgres_server, f"SELECT count(*) FROM {table}")[0][0] for table in ("certificates", "materials", "audit_logs"))
+
+        before = counts()
+        monkeypatch.setattr(calculations, "_material_rows", dangling_declaration)
+        with pytest.raises(sqlalchemy.exc.IntegrityError):
+            api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice"))
+        assert counts() == before
+        monkeypatch.undo()
+        for _ in range(3):
+            assert api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice")).status_code == 201
+        assert counts() == (before[0] + 3, before[1] + 6, before[2] + 3)
+
 
 class TestValidation:
     @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """POST/GET /v1/origin/calculations: assess, then store certificate, materials and audit row atomically.
 
 The engine report is cached by a canonical hash of the (declaration-resolved) request; certificates are
-cached by id. Both caches hold JSON bytes that are returned as they are.
+cached by id. Both caches hold JSON bytes that are returned as they are. The report is serialised once
+and that text is stored, cached and embedded in the response.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from app.api.auth import ServicesDep, UserCaller
 from app.api.decimal_json import DecimalJSONRoute
@@ -36,7 +36,7 @@ from app.metrics import CALCULATIONS
 router = APIRouter(prefix="/v1/origin/calculations", tags=["origin"], route_class=DecimalJSONRoute)
 
 # Core tables rather than ORM entities on the write path: the rows are write-once, and the ORM's
-# unit of work would only add per-request CPU.
+# unit of work would only add per-request CPU (app/db/inserts.py sends them in one round trip).
 CERTIFICATES, MATERIALS, AUDIT_LOGS = (Base.metadata.tables[name] for name in ("certificates", "materials", "audit_logs"))
 
 ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid token"}, 403: {"description": "role missing"}}
@@ -76,38 +76,34 @@ async def read_calculation(calculation_id: uuid.UUID, caller: UserCaller, servic
 
 
 def _create(services: Services, body: AssessmentRequest, user_id: uuid.UUID, is_admin: bool) -> tuple[uuid.UUID, str]:
-    """Assess and store in one transaction; returns the id and the response body (JSON text)."""
+    """Assess, then store certificate, materials and audit row atomically (one round trip on PostgreSQL) and
+    cache the engine result and the certificate (one Redis round trip); returns the id and the response body."""
     certificate_id = uuid.uuid4()
     created_at = utcnow()
-    with services.sessions.begin() as session:
-        request, declaration_ids = _resolve_declarations(session, body, user_id, is_admin)
-        digest = canonical_hash(request.model_dump(mode="json"))
-        report, result_json = _report(services, request, digest)
-        session.execute(
-            insert(CERTIFICATES),
-            [
-                {
-                    "id": certificate_id,
-                    "user_id": user_id,
-                    "agreement": request.agreement,
-                    "hs_code": request.product.hs_code,
-                    "origin_country": "EU",
-                    "destination_country": services.rulebook.agreement(request.agreement).partner_country,
-                    "assessment_date": request.assessment_date,
-                    "originating": report.originating,
-                    "request_hash": digest,
-                    "calculation_result": JsonText(result_json),
-                    "created_at": created_at,
-                }
-            ],
-        )
-        rows = list(_material_rows(certificate_id, None, "materials", request.materials, report.materials, request.product.ex_works_price, declaration_ids))
-        if rows:
-            session.execute(insert(MATERIALS), rows)
-        details = {"certificate_id": str(certificate_id), "agreement": request.agreement, "hs_code": request.product.hs_code, "originating": report.originating}
-        session.execute(insert(AUDIT_LOGS), [{"user_id": user_id, "action": "calculation.create", "details": details, "timestamp": created_at}])
+    request, declaration_ids = _resolve_declarations(services, body, user_id, is_admin)
+    digest = canonical_hash(request.model_dump(mode="json"))
+    report, result_json, cached = _report(services, request, digest)
+    certificate = {
+        "id": certificate_id,
+        "user_id": user_id,
+        "agreement": request.agreement,
+        "hs_code": request.product.hs_code,
+        "origin_country": "EU",
+        "destination_country": services.rulebook.agreement(request.agreement).partner_country,
+        "assessment_date": request.assessment_date,
+        "originating": report.originating,
+        "request_hash": digest,
+        "calculation_result": JsonText(result_json),
+        "created_at": created_at,
+    }
+    materials = list(_material_rows(certificate_id, None, "materials", request.materials, report.materials, request.product.ex_works_price, declaration_ids))
+    details = {"certificate_id": str(certificate_id), "agreement": request.agreement, "hs_code": request.product.hs_code, "originating": report.originating}
+    audit = {"id": uuid.uuid4(), "user_id": user_id, "action": "calculation.create", "details": details, "timestamp": created_at}
+    services.inserts.insert([(CERTIFICATES, [certificate]), (MATERIALS, materials), (AUDIT_LOGS, [audit])])
     payload = _calculation_json(certificate_id, created_at, request.agreement, request.product.hs_code, report.originating, result_json)
-    _cache_certificate(services, certificate_id, user_id, payload)
+    entries = [] if cached else [(f"{CALCULATION_PREFIX}{digest}", result_json.encode(), services.settings.certificate_ttl_seconds)]
+    entries.append(_certificate_entry(services, certificate_id, user_id, payload))
+    services.cache.set_many(entries)
     CALCULATIONS.labels(request.agreement, str(report.originating).lower()).inc()
     return certificate_id, payload
 
@@ -121,21 +117,18 @@ def _calculation_json(certificate_id: uuid.UUID, created_at: datetime, agreement
     return f'{head[:-1]},"result":{result_json}}}'
 
 
-def _cache_certificate(services: Services, certificate_id: uuid.UUID, owner_id: uuid.UUID, payload: str) -> bytes:
+def _certificate_entry(services: Services, certificate_id: uuid.UUID, owner_id: uuid.UUID, payload: str) -> tuple[str, bytes, int]:
     entry = f'{{"owner_id":"{owner_id}","calculation":{payload}}}'.encode()
-    services.cache.set(f"{CERTIFICATE_PREFIX}{certificate_id}", entry, services.settings.certificate_ttl_seconds)
-    return entry
+    return f"{CERTIFICATE_PREFIX}{certificate_id}", entry, services.settings.certificate_ttl_seconds
 
 
-def _report(services: Services, request: AssessmentRequest, digest: str) -> tuple[AssessmentReport, str]:
-    key = f"{CALCULATION_PREFIX}{digest}"
-    cached = services.cache.get(key)
+def _report(services: Services, request: AssessmentRequest, digest: str) -> tuple[AssessmentReport, str, bool]:
+    """The engine's report and its JSON, from the cache when this request was assessed before (third item)."""
+    cached = services.cache.get(f"{CALCULATION_PREFIX}{digest}")
     if cached is not None:
-        return AssessmentReport.model_validate_json(cached), cached.decode()
+        return AssessmentReport.model_validate_json(cached), cached.decode(), True
     report = assess(request, services.rules)
-    result_json = report.model_dump_json()
-    services.cache.set(key, result_json.encode(), services.settings.certificate_ttl_seconds)
-    return report, result_json
+    return report, report.model_dump_json(), False
 
 
 def _load_certificate(services: Services, calculation_id: uuid.UUID) -> bytes | None:
@@ -145,11 +138,13 @@ def _load_certificate(services: Services, calculation_id: uuid.UUID) -> bytes | 
             return None
         result_json = json.dumps(row.calculation_result, separators=(",", ":"))
         payload = _calculation_json(row.id, row.created_at, row.agreement, row.hs_code, row.originating, result_json)
-        return _cache_certificate(services, row.id, row.user_id, payload)
+    key, entry, ttl_seconds = _certificate_entry(services, row.id, row.user_id, payload)
+    services.cache.set(key, entry, ttl_seconds)
+    return entry
 
 
 def _resolve_declarations(
-    session: Session, body: AssessmentRequest, user_id: uuid.UUID, is_admin: bool
+    services: Services, body: AssessmentRequest, user_id: uuid.UUID, is_admin: bool
 ) -> tuple[AssessmentRequest, dict[str, uuid.UUID]]:
     """Replace proofs that reference a stored declaration by that declaration's type and dates."""
     references = dict(_references(body.materials, ("body", "materials")))
@@ -158,7 +153,8 @@ def _resolve_declarations(
     query = select(SupplierDeclaration).where(SupplierDeclaration.id.in_(set(references.values())))
     if not is_admin:
         query = query.where(SupplierDeclaration.owner_id == user_id)
-    stored = {row.id: row for row in session.scalars(query)}
+    with services.sessions() as session:
+        stored = {row.id: row for row in session.scalars(query)}
     by_path: dict[str, uuid.UUID] = {}
     for loc, declaration_id in references.items():
         if declaration_id not in stored:
