@@ -3,10 +3,15 @@
 Key families and TTLs follow the seed's caching strategy: `certificate:*` 1 h, `origin_rules:*` 12 h
 (invalidated when an admin changes rules), `hs_code:*` 24 h, and `calculation:*` (engine results by a
 canonical hash of the request, 1 h). A Redis outage degrades to misses, never to errors.
+
+The `a...` methods are the same operations for the event loop: through redis.asyncio on the loop the app
+started on (`attach`), so a request never waits for a worker thread for them; on any other loop (test
+clients that drive the app without its lifespan) the blocking calls run in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -17,6 +22,8 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 import redis
+import redis.asyncio
+from starlette.concurrency import run_in_threadpool
 
 from app.metrics import CACHE_REQUESTS
 
@@ -43,16 +50,34 @@ class Cache(Protocol):
         """Several `set`s (key, value, ttl_seconds); on Redis in one round trip."""
         ...
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve the `a...` methods on `loop` without worker threads; call from that loop."""
+        ...
+
+    async def aget(self, key: str) -> bytes | None: ...
+
+    async def aset_many(self, entries: Iterable[tuple[str, bytes, int]]) -> None: ...
+
     def delete_prefix(self, prefix: str) -> None: ...
 
     def ping(self) -> bool: ...
 
     def close(self) -> None: ...
 
+    async def aclose(self) -> None: ...
+
+
+_REDIS_OPTIONS: dict[str, Any] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "health_check_interval": 30}
+
 
 class RedisCache:
     def __init__(self, url: str) -> None:
-        self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=30)
+        self._url = url
+        self._client = redis.Redis.from_url(url, **_REDIS_OPTIONS)
+        self._async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._async = (loop, redis.asyncio.Redis.from_url(self._url, **_REDIS_OPTIONS))
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -78,6 +103,37 @@ class RedisCache:
         except redis.RedisError as error:
             log.warning("cache set failed (%s)", type(error).__name__)
 
+    async def aget(self, key: str) -> bytes | None:
+        client = self._async_client()
+        if client is None:
+            return await run_in_threadpool(self.get, key)
+        try:
+            value = await client.get(key)
+        except redis.RedisError as error:
+            log.warning("cache get failed (%s); treating as a miss", type(error).__name__)
+            value = None
+        _count(key, value is not None)
+        return value  # type: ignore[no-any-return]
+
+    async def aset_many(self, entries: Iterable[tuple[str, bytes, int]]) -> None:
+        client = self._async_client()
+        if client is None:
+            await run_in_threadpool(self.set_many, list(entries))
+            return
+        try:
+            pipeline = client.pipeline(transaction=False)
+            for key, value, ttl_seconds in entries:
+                pipeline.set(key, value, ex=ttl_seconds)
+            await pipeline.execute()
+        except redis.RedisError as error:
+            log.warning("cache set failed (%s)", type(error).__name__)
+
+    def _async_client(self) -> redis.asyncio.Redis | None:
+        """The asyncio client when running on the loop it belongs to."""
+        if self._async is None or self._async[0] is not asyncio.get_running_loop():
+            return None
+        return self._async[1]
+
     def delete_prefix(self, prefix: str) -> None:
         try:
             batch = [key for key in self._client.scan_iter(match=f"{prefix}*", count=500)]
@@ -94,6 +150,11 @@ class RedisCache:
 
     def close(self) -> None:
         self._client.close()
+
+    async def aclose(self) -> None:
+        if self._async is not None:
+            client, self._async = self._async[1], None
+            await client.aclose()
 
 
 class MemoryCache:
@@ -124,6 +185,15 @@ class MemoryCache:
         for key, value, ttl_seconds in entries:
             self.set(key, value, ttl_seconds)
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        return None
+
+    async def aget(self, key: str) -> bytes | None:
+        return self.get(key)
+
+    async def aset_many(self, entries: Iterable[tuple[str, bytes, int]]) -> None:
+        self.set_many(entries)
+
     def delete_prefix(self, prefix: str) -> None:
         with self._lock:
             for key in [k for k in self._entries if k.startswith(prefix)]:
@@ -135,6 +205,9 @@ class MemoryCache:
     def close(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    async def aclose(self) -> None:
+        return None
 
 
 def _count(key: str, hit: bool) -> None:

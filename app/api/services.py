@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import uuid
@@ -84,6 +85,16 @@ class Services:
             return False
         return True
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Let the cache and the calculation inserts use asyncio I/O on `loop`, the app's event loop."""
+        self.cache.attach(loop)
+        self.inserts.attach(loop)
+
+    async def aclose(self) -> None:
+        """Close what belongs to the event loop (async database and cache connections)."""
+        await self.inserts.aclose()
+        await self.cache.aclose()
+
     def close(self) -> None:
         self.cache.close()
         self.engine.dispose()
@@ -108,5 +119,5 @@ def build_services(settings: Settings) -> Services:
         rules=DbRuleSource(rulebook, sessions, cache, settings.rules_ttl_seconds),
         verifier=TokenVerifier(settings.oidc_jwks_url, settings.oidc_issuer, settings.oidc_audience, settings.oidc_leeway_seconds),
         users=UserDirectory(sessions, settings.keycloak_realm),
-        inserts=AtomicInserts(engine),
+        inserts=AtomicInserts(engine, async_pool_size=settings.db_pool_size),
     )

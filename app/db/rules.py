@@ -86,10 +86,10 @@ class DbRuleSource:
 
     def candidates(self, agreement: AgreementCode, hs_code: str) -> list[ProductRule]:
         """Every stored rule of the agreement whose HS span covers the code, whatever its dates."""
+        local = self.local_candidates(agreement, hs_code)
+        if local is not None:
+            return local
         key = f"{RULES_PREFIX}{agreement}:{hs_code[:6]}"
-        local = self._local.get(key)
-        if local is not None and local[0] > time.monotonic():
-            return local[1]
         cached = self._cache.get(key)
         if cached is not None:
             rules = _RULE_LIST.validate_json(cached)
@@ -104,6 +104,38 @@ class DbRuleSource:
     def invalidate(self) -> None:
         self._local.clear()
         self._cache.delete_prefix(RULES_PREFIX)
+
+    def local_only(self) -> LocalRules:
+        """This source limited to the rules the process holds (see LocalRules)."""
+        return LocalRules(self)
+
+    def local_candidates(self, agreement: AgreementCode, hs_code: str) -> list[ProductRule] | None:
+        """`candidates` when the process's copy is fresh, else None (the lookup would need I/O)."""
+        local = self._local.get(f"{RULES_PREFIX}{agreement}:{hs_code[:6]}")
+        return local[1] if local is not None and local[0] > time.monotonic() else None
+
+
+class RulesNotLocal(Exception):
+    """A rule lookup would need the shared cache or the database."""
+
+
+class LocalRules:
+    """RuleSource over the rules a DbRuleSource holds fresh in the process, without any I/O, so the engine
+    can run on the event loop; a lookup beyond them raises RulesNotLocal (the caller then runs the engine
+    again with the DbRuleSource, in a worker thread: the engine has no side effects)."""
+
+    def __init__(self, source: DbRuleSource) -> None:
+        self.eu_member_states = source.eu_member_states
+        self._source = source
+
+    def agreement(self, code: AgreementCode) -> Agreement:
+        return self._source.agreement(code)
+
+    def find_rule(self, agreement: AgreementCode, hs_code: str, on: date) -> ProductRule | None:
+        rules = self._source.local_candidates(agreement, hs_code)
+        if rules is None:
+            raise RulesNotLocal(agreement, hs_code)
+        return most_specific(rules, hs_code, on)
 
 
 def seed_reference_data(sessions: sessionmaker[Session], rulebook: RuleBook) -> None:

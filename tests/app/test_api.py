@@ -129,6 +129,68 @@ class TestCalculations:
         after = _rows(postgres_server, "SELECT count(*) FROM certificates")[0][0], _rows(postgres_server, "SELECT count(*) FROM audit_logs")[0][0]
         assert after == before
 
+    def test_blocking_inserts_are_one_transaction_and_leave_the_pool_as_found(self, api, psra_realm, postgres_server):
+        """AtomicInserts.insert, the path off the app's event loop: a refused row undoes the rows sent before it,
+        and every connection goes back to the pool in transactional (non-autocommit) mode."""
+        import sqlalchemy.exc
+        from sqlalchemy import event
+
+        from app.api.routes.calculations import AUDIT_LOGS, CERTIFICATES, MATERIALS
+        from app.db.models import utcnow
+
+        services = api.app.state.services
+        api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice"))  # alice has a users row
+        (user_id,) = _rows(postgres_server, "SELECT id FROM users WHERE username = 'alice'")[0]
+        checked_in: list[bool] = []
+
+        def on_checkin(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            checked_in.append(dbapi_connection.autocommit)
+
+        def batches(declaration_id: uuid.UUID | None):  # type: ignore[no-untyped-def]
+            certificate_id, now = uuid.uuid4(), utcnow()
+            certificate = {"id": certificate_id, "user_id": user_id, "agreement": "EU-JP", "hs_code": "850110", "origin_country": "EU",
+                           "destination_country": "JP", "assessment_date": date(2025, 3, 1), "originating": False, "request_hash": "0" * 64,
+                           "calculation_result": {"test": True}, "created_at": now}  # fmt: skip
+            material = {"id": uuid.uuid4(), "certificate_id": certificate_id, "parent_id": None, "path": "materials[0]", "hs_code": "850300",
+                        "origin": "CN", "value": Decimal("1"), "value_percentage": Decimal("1"), "processing_cost": None, "originating": False,
+                        "declaration_id": declaration_id}  # fmt: skip
+            audit = {"id": uuid.uuid4(), "user_id": user_id, "action": "test.insert", "details": {"certificate_id": str(certificate_id)}, "timestamp": now}
+            return certificate_id, [(CERTIFICATES, [certificate]), (MATERIALS, [material, {**material, "id": uuid.uuid4()}]), (AUDIT_LOGS, [audit])]
+
+        event.listen(services.engine, "checkin", on_checkin)
+        try:
+            refused, rows = batches(uuid.uuid4())
+            with pytest.raises(sqlalchemy.exc.IntegrityError):
+                services.inserts.insert(rows)
+            stored, rows = batches(None)
+            services.inserts.insert(rows)
+        finally:
+            event.remove(services.engine, "checkin", on_checkin)
+        query = "SELECT id::text, (SELECT count(*) FROM materials m WHERE m.certificate_id = c.id) FROM certificates c WHERE c.id = ANY(%s)"
+        assert _rows(postgres_server, query, [refused, stored]) == [(str(stored), 2)]
+        assert len(_rows(postgres_server, "SELECT 1 FROM audit_logs WHERE action = 'test.insert'")) == 1
+        assert checked_in == [False, False]
+
+    def test_a_calculation_waits_for_no_worker_thread(self, api, psra_realm, monkeypatch):
+        """With its rules held by the process, POST does its cache and database I/O with asyncio on the event
+        loop: no thread-pool hand-off (and no GIL contention between threads) per calculation."""
+        import app.api.routes.calculations as calculations
+        import app.cache as cache
+        import app.db.inserts as inserts
+
+        headers = psra_realm.headers("alice")
+        assert api.post("/v1/origin/calculations", json=MOTOR, headers=headers).status_code == 201
+
+        def no_thread(*args, **kwargs):  # type: ignore[no-untyped-def]
+            raise AssertionError(f"a worker thread was used for {args[0]}")
+
+        for module in (calculations, cache, inserts):
+            monkeypatch.setattr(module, "run_in_threadpool", no_thread)
+        body = request("EU-JP", "850110", "100.00", [material("850300", "CN", "40.00"), material("720917", "CN", "10.00")], fob="120.00")
+        response = api.post("/v1/origin/calculations", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        assert api.get(response.headers["location"], headers=headers).json() == response.json()
+
     def test_nothing_is_written_when_the_database_refuses_a_row(self, api, psra_realm, postgres_server, monkeypatch):
         """The last material names no stored declaration, so its INSERT (sent after the certificate's) fails:
         certificate, materials and audit row are rolled back together, and the pooled connection stays usable."""

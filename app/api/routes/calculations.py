@@ -3,6 +3,11 @@
 The engine report is cached by a canonical hash of the (declaration-resolved) request; certificates are
 cached by id. Both caches hold JSON bytes that are returned as they are. The report is serialised once
 and that text is stored, cached and embedded in the response.
+
+POST runs on the event loop: its cache and database I/O is asynchronous and the engine (pure CPU) runs in
+place, so a calculation costs no worker-thread hand-off and no GIL contention between threads. Only rare
+steps block and go to a worker thread: looking up referenced supplier declarations, and rules the process
+does not hold fresh (app/db/rules.py LocalRules).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from app.api.schemas import CalculationOut
 from app.api.services import Services
 from app.cache import CALCULATION_PREFIX, CERTIFICATE_PREFIX, canonical_hash
 from app.db.models import Base, Certificate, SupplierDeclaration, utcnow
+from app.db.rules import RulesNotLocal
 from app.db.session import JsonText
 from app.engine.assess import Loc, assess, field_path
 from app.engine.money import percent_of
@@ -50,7 +56,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "missing or inva
     summary="Assess a product and store the result as a certificate",
 )
 async def create_calculation(body: AssessmentRequest, caller: UserCaller, services: ServicesDep) -> Response:
-    certificate_id, payload = await run_in_threadpool(_create, services, body, caller.user_id, caller.is_admin)
+    certificate_id, payload = await _create(services, body, caller.user_id, caller.is_admin)
     return Response(
         content=payload,
         status_code=status.HTTP_201_CREATED,
@@ -66,7 +72,7 @@ async def create_calculation(body: AssessmentRequest, caller: UserCaller, servic
     summary="Read a stored calculation (own ones; admins all)",
 )
 async def read_calculation(calculation_id: uuid.UUID, caller: UserCaller, services: ServicesDep) -> Response:
-    cached = services.cache.get(f"{CERTIFICATE_PREFIX}{calculation_id}")
+    cached = await services.cache.aget(f"{CERTIFICATE_PREFIX}{calculation_id}")
     if cached is None:
         cached = await run_in_threadpool(_load_certificate, services, calculation_id)
     entry = json.loads(cached) if cached else None
@@ -75,14 +81,18 @@ async def read_calculation(calculation_id: uuid.UUID, caller: UserCaller, servic
     return Response(content=json.dumps(entry["calculation"], separators=(",", ":")), media_type="application/json")
 
 
-def _create(services: Services, body: AssessmentRequest, user_id: uuid.UUID, is_admin: bool) -> tuple[uuid.UUID, str]:
+async def _create(services: Services, body: AssessmentRequest, user_id: uuid.UUID, is_admin: bool) -> tuple[uuid.UUID, str]:
     """Assess, then store certificate, materials and audit row atomically (one round trip on PostgreSQL) and
     cache the engine result and the certificate (one Redis round trip); returns the id and the response body."""
     certificate_id = uuid.uuid4()
     created_at = utcnow()
-    request, declaration_ids = _resolve_declarations(services, body, user_id, is_admin)
+    references = dict(_references(body.materials, ("body", "materials")))
+    if references:
+        request, declaration_ids = await run_in_threadpool(_resolve_declarations, services, body, references, user_id, is_admin)
+    else:
+        request, declaration_ids = body, {}
     digest = canonical_hash(request.model_dump(mode="json"))
-    report, result_json, cached = _report(services, request, digest)
+    report, result_json, cached = await _report(services, request, digest)
     certificate = {
         "id": certificate_id,
         "user_id": user_id,
@@ -99,11 +109,11 @@ def _create(services: Services, body: AssessmentRequest, user_id: uuid.UUID, is_
     materials = list(_material_rows(certificate_id, None, "materials", request.materials, report.materials, request.product.ex_works_price, declaration_ids))
     details = {"certificate_id": str(certificate_id), "agreement": request.agreement, "hs_code": request.product.hs_code, "originating": report.originating}
     audit = {"id": uuid.uuid4(), "user_id": user_id, "action": "calculation.create", "details": details, "timestamp": created_at}
-    services.inserts.insert([(CERTIFICATES, [certificate]), (MATERIALS, materials), (AUDIT_LOGS, [audit])])
+    await services.inserts.insert_async([(CERTIFICATES, [certificate]), (MATERIALS, materials), (AUDIT_LOGS, [audit])])
     payload = _calculation_json(certificate_id, created_at, request.agreement, request.product.hs_code, report.originating, result_json)
     entries = [] if cached else [(f"{CALCULATION_PREFIX}{digest}", result_json.encode(), services.settings.certificate_ttl_seconds)]
     entries.append(_certificate_entry(services, certificate_id, user_id, payload))
-    services.cache.set_many(entries)
+    await services.cache.aset_many(entries)
     CALCULATIONS.labels(request.agreement, str(report.originating).lower()).inc()
     return certificate_id, payload
 
@@ -122,12 +132,15 @@ def _certificate_entry(services: Services, certificate_id: uuid.UUID, owner_id: 
     return f"{CERTIFICATE_PREFIX}{certificate_id}", entry, services.settings.certificate_ttl_seconds
 
 
-def _report(services: Services, request: AssessmentRequest, digest: str) -> tuple[AssessmentReport, str, bool]:
+async def _report(services: Services, request: AssessmentRequest, digest: str) -> tuple[AssessmentReport, str, bool]:
     """The engine's report and its JSON, from the cache when this request was assessed before (third item)."""
-    cached = services.cache.get(f"{CALCULATION_PREFIX}{digest}")
+    cached = await services.cache.aget(f"{CALCULATION_PREFIX}{digest}")
     if cached is not None:
         return AssessmentReport.model_validate_json(cached), cached.decode(), True
-    report = assess(request, services.rules)
+    try:
+        report = assess(request, services.rules.local_only())
+    except RulesNotLocal:
+        report = await run_in_threadpool(assess, request, services.rules)
     return report, report.model_dump_json(), False
 
 
@@ -144,12 +157,9 @@ def _load_certificate(services: Services, calculation_id: uuid.UUID) -> bytes | 
 
 
 def _resolve_declarations(
-    services: Services, body: AssessmentRequest, user_id: uuid.UUID, is_admin: bool
+    services: Services, body: AssessmentRequest, references: dict[Loc, uuid.UUID], user_id: uuid.UUID, is_admin: bool
 ) -> tuple[AssessmentRequest, dict[str, uuid.UUID]]:
     """Replace proofs that reference a stored declaration by that declaration's type and dates."""
-    references = dict(_references(body.materials, ("body", "materials")))
-    if not references:
-        return body, {}
     query = select(SupplierDeclaration).where(SupplierDeclaration.id.in_(set(references.values())))
     if not is_admin:
         query = query.where(SupplierDeclaration.owner_id == user_id)
