@@ -18,7 +18,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(default=None, description="SQLAlchemy URL; unset means SQLite at sqlite_path")
     sqlite_path: Path = Path("psra.sqlite3")
     database_driver: str = "postgresql+psycopg"
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(
+        default=10, ge=1, description="database connections per worker process, and as many again for POST /v1/origin/calculations (asyncio)"
+    )
     db_max_overflow: int = Field(default=10, ge=0)
     migrate_on_startup: bool = True
     threadpool_size: int = Field(default=16, ge=1, description="threads for blocking work (database, cache) per worker process")

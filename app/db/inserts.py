@@ -1,74 +1,90 @@
-"""Insert write-once rows into several tables atomically, on PostgreSQL in a single round trip.
+"""Insert write-once rows into several tables atomically, on PostgreSQL as one statement in one round trip.
 
 Through SQLAlchemy every statement costs a round trip (BEGIN, each INSERT, COMMIT: five for a stored
-calculation) and its execution machinery costs more CPU per request than the engine. On PostgreSQL with
-psycopg the same statements, compiled once by SQLAlchemy with the same bind processors (JSON documents,
-booleans), casts and connection settings, are sent in psycopg's pipeline mode with one Sync at the end and
-no BEGIN/COMMIT: PostgreSQL runs everything up to a Sync as one implicit transaction, committed at the
-Sync or rolled back whole when any statement fails (the protocol's pipelining rules; tests/app/test_api.py
-checks it). psycopg prepares the statements server-side after a few uses.
+calculation) and its execution machinery costs more CPU per request than the engine. On PostgreSQL the
+batches become a single INSERT with data-modifying CTEs, built and compiled by SQLAlchemy once per shape
+(tables, columns, row counts) with the columns' types, casts and bind processors (JSON documents,
+booleans), and sent by psycopg in autocommit mode: one statement is one transaction (all rows or none;
+foreign keys are checked when it ends, so rows may refer to rows of the same statement) and one round
+trip, and psycopg prepares it server-side after a few uses (its placeholders are PostgreSQL's own, $1...,
+for psycopg's raw cursors, so psycopg does not parse the statement again each time). Every column with a
+Python-side default must be given (nothing runs SQLAlchemy's defaults here).
 
 `insert_async` does this on psycopg's asyncio connections (a small pool of autocommit connections of its
 own, on the event loop the app started on), so a request never waits for a worker thread; `insert` blocks,
-on a connection of the engine's pool. Other databases (the embedded SQLite), and other event loops (test
-clients that drive the app without its lifespan), get `insert` in a worker thread.
+on a connection of the engine's pool. Other databases (the embedded SQLite) take the plain Core path in one
+transaction; they, and other event loops (test clients that drive the app without its lifespan), get
+`insert` in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, Table, insert
+import psycopg
+from sqlalchemy import Engine, Table, bindparam, insert
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
-if TYPE_CHECKING:
-    import psycopg
-
 Rows = Sequence[Mapping[str, Any]]
-Statements = list[tuple[str, list[dict[str, Any]]]]
-_Compiled = tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]
+Batches = Sequence[tuple[Table, Rows]]
+
+
+@dataclass(frozen=True)
+class _Statement:
+    sql: str
+    # for $1, $2...: (number of the batch, number of the row, key, bind processor or None)
+    binds: tuple[tuple[int, int, str, Callable[[Any], Any] | None], ...]
+
+    def params(self, batches: Batches) -> list[Any]:
+        params = []
+        for batch, row, key, process in self.binds:
+            value = batches[batch][1][row][key]
+            params.append(value if process is None else process(value))
+        return params
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
 class AtomicInserts:
+    MAX_SHAPES = 512
+
     def __init__(self, engine: Engine, async_pool_size: int = 10, recycle_seconds: float = 1800.0) -> None:
         self._engine = engine
-        self._pipelined = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
-        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
+        self._one_statement = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+        self._statements: dict[tuple[tuple[str, tuple[str, ...], int], ...], _Statement] = {}
         self._async_pool_size = async_pool_size
         self._recycle = recycle_seconds
         self._async: _AsyncConnections | None = None
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Serve `insert_async` on `loop` (the app's) with asyncio connections; call from that loop."""
-        if self._pipelined:
+        if self._one_statement:
             self._async = _AsyncConnections(self._engine, loop, self._async_pool_size, self._recycle)
 
-    def insert(self, batches: Sequence[tuple[Table, Rows]]) -> None:
-        """Insert every batch (rows of one table, all with the same keys) in one transaction, in order."""
-        if not self._pipelined:
+    def insert(self, batches: Batches) -> None:
+        """Insert every batch (rows of one table, all with the same keys) in one transaction."""
+        batches = [(table, rows) for table, rows in batches if rows]
+        if not self._one_statement:
             with self._engine.begin() as connection:
                 for table, rows in batches:
-                    if rows:
-                        connection.execute(insert(table), list(rows))
+                    connection.execute(insert(table), list(rows))
             return
-        statements = self._statements(batches)
+        statement = self._statement(batches)
+        params = statement.params(batches)
         fairy = self._engine.raw_connection()  # checked out of (and returned to) the engine's pool
         connection: psycopg.Connection[Any] = fairy.driver_connection  # type: ignore[assignment]
         try:
-            # Autocommit only stops psycopg from sending its own BEGIN (a round trip of its own in pipeline
-            # mode); the one Sync sent when the pipeline closes makes all statements one transaction.
-            connection.autocommit = True
-            with _wrapped_errors(self._engine, statements), connection.pipeline(), connection.cursor() as cursor:
-                for sql, params in statements:
-                    if len(params) == 1:
-                        cursor.execute(sql, params[0])
-                    else:
-                        cursor.executemany(sql, params)
+            connection.autocommit = True  # the statement is its own transaction: no BEGIN, no COMMIT
+            with _wrapped_errors(self._engine, statement), psycopg.RawCursor(connection) as cursor:
+                cursor.execute(statement.sql, params)
         finally:
             if _idle(connection):
                 connection.autocommit = False  # back as the pool hands it out
@@ -76,66 +92,76 @@ class AtomicInserts:
                 fairy.invalidate()  # lost, or in a state we did not expect: never hand it out again
             fairy.close()
 
-    async def insert_async(self, batches: Sequence[tuple[Table, Rows]]) -> None:
+    async def insert_async(self, batches: Batches) -> None:
         """`insert` without blocking the event loop."""
         if self._async is None or asyncio.get_running_loop() is not self._async.loop:
             await run_in_threadpool(self.insert, batches)
             return
-        statements = self._statements(batches)
-        with _wrapped_errors(self._engine, statements):
-            async with self._async.connection() as connection, connection.pipeline(), connection.cursor() as cursor:
-                for sql, params in statements:
-                    if len(params) == 1:
-                        await cursor.execute(sql, params[0])
-                    else:
-                        await cursor.executemany(sql, params)
+        batches = [(table, rows) for table, rows in batches if rows]
+        statement = self._statement(batches)
+        params = statement.params(batches)
+        with _wrapped_errors(self._engine, statement):
+            async with self._async.connection() as connection, psycopg.AsyncRawCursor(connection) as cursor:
+                await cursor.execute(statement.sql, params)
 
     async def aclose(self) -> None:
         if self._async is not None:
             connections, self._async = self._async, None
             await connections.close()
 
-    def _statements(self, batches: Sequence[tuple[Table, Rows]]) -> Statements:
-        statements = []
-        for table, rows in batches:
-            if rows:
-                sql, processors = self._compile(table, tuple(rows[0]))
-                statements.append((sql, [{key: row[key] if process is None else process(row[key]) for key, process in processors} for row in rows]))
-        return statements
+    def _statement(self, batches: Batches) -> _Statement:
+        shape = tuple((table.name, tuple(rows[0]), len(rows)) for table, rows in batches)
+        statement = self._statements.get(shape)
+        if statement is None:
+            if len(self._statements) >= self.MAX_SHAPES:
+                self._statements.clear()
+            statement = self._statements[shape] = self._compile(batches)
+        return statement
 
-    def _compile(self, table: Table, keys: tuple[str, ...]) -> _Compiled:
-        compiled = self._compiled.get((table.name, keys))
-        if compiled is None:
-            dialect = self._engine.dialect
-            sql = insert(table).compile(dialect=dialect, column_keys=list(keys)).string
-            processors = tuple((key, table.c[key].type.dialect_impl(dialect).bind_processor(dialect)) for key in keys)
-            compiled = self._compiled[(table.name, keys)] = (sql, processors)
-        return compiled
+    def _compile(self, batches: Batches) -> _Statement:
+        dialect = self._engine.dialect
+        inserts, binds = [], {}
+        for number, (table, rows) in enumerate(batches):
+            keys = tuple(rows[0])
+            processors = {key: table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys}
+            values = []
+            for index in range(len(rows)):
+                row = {}
+                for key in keys:
+                    name = f"b{number}_{index}_{key}"
+                    row[key] = bindparam(name, type_=table.c[key].type)
+                    binds[name] = (number, index, key, processors[key])
+                values.append(row)
+            inserts.append(insert(table).values(values))
+        statement = inserts[-1]
+        for number, earlier in enumerate(inserts[:-1]):
+            statement = statement.add_cte(earlier.cte(f"insert_{number}"))
+        compiled = statement.compile(dialect=dialect)
+        if set(compiled.binds) != set(binds):  # e.g. a column default SQLAlchemy would have filled in
+            raise ValueError(f"give every column that has a default; the statement also needs {sorted(set(compiled.binds) - set(binds))}")
+        order: list[str] = []
+
+        def placeholder(match: re.Match[str]) -> str:
+            order.append(match.group(1))
+            return f"${len(order)}"
+
+        sql = _PLACEHOLDER.sub(placeholder, compiled.string).replace("%%", "%")  # pyformat to PostgreSQL's $n
+        return _Statement(sql, tuple(binds[name] for name in order))
 
 
 @contextmanager
-def _wrapped_errors(engine: Engine, statements: Statements) -> Iterator[None]:
+def _wrapped_errors(engine: Engine, statement: _Statement) -> Iterator[None]:
     """psycopg errors as the SQLAlchemy exceptions the engine raises (IntegrityError...), parameters hidden."""
-    import psycopg
-
     try:
         yield
     except psycopg.Error as error:
         lost = error.pgconn is not None and error.pgconn.status == psycopg.pq.ConnStatus.BAD
         raise DBAPIError.instance(
-            "; ".join(sql for sql, _ in statements),
-            None,
-            error,
-            psycopg.Error,
-            hide_parameters=True,
-            connection_invalidated=lost,
-            dialect=engine.dialect,
+            statement.sql, None, error, psycopg.Error, hide_parameters=True, connection_invalidated=lost, dialect=engine.dialect
         ) from error
 
 
 def _idle(connection: Any) -> bool:
-    import psycopg
-
     return bool(connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE)
 
 
@@ -153,8 +179,6 @@ class _AsyncConnections:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-        import psycopg
-
         async with self._slots:
             connection = None
             while self._idle and connection is None:

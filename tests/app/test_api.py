@@ -129,9 +129,19 @@ class TestCalculations:
         after = _rows(postgres_server, "SELECT count(*) FROM certificates")[0][0], _rows(postgres_server, "SELECT count(*) FROM audit_logs")[0][0]
         assert after == before
 
+    def test_the_largest_bill_of_materials_is_stored_whole(self, api, psra_realm, postgres_server):
+        """200 materials (the limit), 49 of them sub-materials: one INSERT statement with 2,200+ parameters."""
+        parts = [material("850300", "CN", "1.00") for _ in range(150)]
+        in_house = material("850300", "EU", "20.00", in_house=True, sub_materials=[material("720917", "CN", "0.10") for _ in range(49)])
+        body = request("EU-JP", "850110", "100000.00", [*parts, in_house])
+        response = api.post("/v1/origin/calculations", json=body, headers=psra_realm.headers("alice"))
+        assert response.status_code == 201, response.text
+        query = "SELECT count(*), count(parent_id), sum(value) FROM materials WHERE certificate_id = %s"
+        assert _rows(postgres_server, query, response.json()["id"]) == [(200, 49, Decimal("174.9000"))]
+
     def test_blocking_inserts_are_one_transaction_and_leave_the_pool_as_found(self, api, psra_realm, postgres_server):
-        """AtomicInserts.insert, the path off the app's event loop: a refused row undoes the rows sent before it,
-        and every connection goes back to the pool in transactional (non-autocommit) mode."""
+        """AtomicInserts.insert, the path off the app's event loop: a refused row undoes the whole write, and
+        every connection goes back to the pool in transactional (non-autocommit) mode."""
         import sqlalchemy.exc
         from sqlalchemy import event
 
@@ -192,8 +202,8 @@ class TestCalculations:
         assert api.get(response.headers["location"], headers=headers).json() == response.json()
 
     def test_nothing_is_written_when_the_database_refuses_a_row(self, api, psra_realm, postgres_server, monkeypatch):
-        """The last material names no stored declaration, so its INSERT (sent after the certificate's) fails:
-        certificate, materials and audit row are rolled back together, and the pooled connection stays usable."""
+        """The last material names no stored declaration, so the database refuses it: certificate, materials
+        and audit row are rolled back together, and the pooled connection stays usable."""
         import sqlalchemy.exc
 
         import app.api.routes.calculations as calculations
