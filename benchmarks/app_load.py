@@ -5,7 +5,9 @@ Starts the servers (tests.servers), provisions them like the platform (tests/app
 HTTP/1.1 clients (a minimal asyncio client, so the load generator costs little CPU) for a bounded
 time: first POST /v1/origin/calculations (every body distinct, so the engine runs and a certificate,
 its materials and an audit row are written each time), then GET /healthz of the same app.
-Prints p50/p95/p99 latency and throughput of both and their ratio.
+Prints p50/p95/p99 latency and throughput of both and their ratio, and the CPU time each request cost
+the app workers, PostgreSQL, Redis and the load generator (all share the machine's cores): with C
+clients always waiting, latency is C / throughput, and throughput is capped by cores / CPU per request.
 
     .venv/bin/python benchmarks/app_load.py [--clients 32] [--workers 2] [--duration 20]
 
@@ -25,10 +27,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,12 +46,40 @@ from tests.servers.redis_server import running_redis  # noqa: E402
 HOST = "127.0.0.1"
 
 
+ROLES = {"postgres": "PostgreSQL", "redis-server": "Redis", "bao": "OpenBao", "java": "Keycloak"}
+
+
+def cpu_by_role() -> dict[int, tuple[str, float]]:
+    """CPU seconds (user + system) so far of this process (the load generator) and every process it
+    started, by pid: the app's processes are Python, the servers are named by their executables."""
+    me = psutil.Process()
+    found = {}
+    for process in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            role = "load generator" if process.pid == me.pid else ROLES.get(process.name(), "app workers")
+            found[process.pid] = (role, times.user + times.system)
+    return found
+
+
+async def _window_cpu(warm_until: float, stop_at: float) -> dict[str, float]:
+    """CPU seconds by role spent between warm_until and stop_at (processes started meanwhile count whole)."""
+    await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
+    before = cpu_by_role()
+    await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
+    spent: dict[str, float] = {}
+    for pid, (role, seconds) in cpu_by_role().items():
+        spent[role] = spent.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
+    return spent
+
+
 @dataclass
 class Result:
     name: str
     latencies: list[float]
     errors: int
     seconds: float
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -64,6 +95,14 @@ class Result:
             f"p50={self.percentile(0.50):6.2f} ms p95={self.percentile(0.95):6.2f} ms p99={self.percentile(0.99):6.2f} ms "
             f"mean={statistics.fmean(self.latencies) * 1000:6.2f} ms throughput={self.throughput:7.1f} req/s"
         )
+
+    def cpu_line(self) -> str:
+        """CPU milliseconds per request by role, and the throughput the cores could give at that cost."""
+        per_request = {role: seconds * 1000 / len(self.latencies) for role, seconds in sorted(self.cpu.items(), key=lambda item: -item[1])}
+        total = sum(per_request.values())
+        parts = ", ".join(f"{role} {ms:.2f}" for role, ms in per_request.items() if ms >= 0.005)
+        cores = os.cpu_count() or 1
+        return f"{'':<32} CPU ms per request: {parts}; total {total:.2f} -> {cores} cores cap throughput near {cores * 1000 / total:.0f} req/s"
 
 
 def calculation_body(counter: int) -> bytes:
@@ -121,7 +160,8 @@ async def _run(
     sink = Result(name, [], 0, duration)
     start = time.perf_counter()
     warm_until, stop_at = start + warmup, start + warmup + duration
-    await asyncio.gather(*(_client(port, request, expected, warm_until, stop_at, sink, first + seed) for seed in range(clients)))
+    clients_done = asyncio.gather(*(_client(port, request, expected, warm_until, stop_at, sink, first + seed) for seed in range(clients)))
+    sink.cpu, _ = await asyncio.gather(_window_cpu(warm_until, stop_at), clients_done)
     return sink
 
 
@@ -211,11 +251,11 @@ def main() -> None:
         print(f"load: {args.clients} concurrent keep-alive clients, {args.workers} uvicorn workers, {os.cpu_count()} cores, "
               f"{args.warmup:.0f}s warm-up + {duration:.0f}s per scenario; Keycloak stopped after token issue and warm-up", flush=True)  # fmt: skip
         post = asyncio.run(_run("POST /v1/origin/calculations", port, args.clients, calc, 201, args.warmup, duration, first=10**9))
-        print(post.line(), flush=True)
+        print(post.line(), post.cpu_line(), sep="\n", flush=True)
         lookups = [line for line in httpx.get(f"http://{HOST}:{port}/metrics", timeout=10).text.splitlines() if 'family="calculation"' in line]
         print("engine-result cache (all POSTs so far, warm-up included):", ", ".join(line.split("{", 1)[1] for line in lookups if not line.startswith("#")))
         get = asyncio.run(_run("GET /healthz", port, args.clients, health, 200, args.warmup, duration))
-        print(get.line(), flush=True)
+        print(get.line(), get.cpu_line(), sep="\n", flush=True)
         with postgres.connect("psra_bench") as conn:
             stored = conn.execute("SELECT count(*) FROM certificates").fetchone()[0]
         print(f"certificates stored: {stored}")
