@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from app.api.auth import ServicesDep, UserCaller
 from app.api.decimal_json import DecimalJSONRoute
@@ -37,6 +38,7 @@ from app.engine.money import percent_of
 from app.engine.report import AssessmentReport, MaterialResult
 from app.engine.request import AssessmentRequest, Proof
 from app.engine.request import Material as MaterialIn
+from app.engine.rulebook import RuleBook
 from app.metrics import CALCULATIONS
 
 router = APIRouter(prefix="/v1/origin/calculations", tags=["origin"], route_class=DecimalJSONRoute)
@@ -93,29 +95,48 @@ async def _create(services: Services, body: AssessmentRequest, user_id: uuid.UUI
         request, declaration_ids = body, {}
     digest = canonical_hash(request.model_dump(mode="json"))
     report, result_json, cached = await _report(services, request, digest)
-    certificate = {
-        "id": certificate_id,
-        "user_id": user_id,
-        "agreement": request.agreement,
-        "hs_code": request.product.hs_code,
-        "origin_country": "EU",
-        "destination_country": services.rulebook.agreement(request.agreement).partner_country,
-        "assessment_date": request.assessment_date,
-        "originating": report.originating,
-        "request_hash": digest,
-        "calculation_result": JsonText(result_json),
-        "created_at": created_at,
-    }
-    materials = list(_material_rows(certificate_id, None, "materials", request.materials, report.materials, request.product.ex_works_price, declaration_ids))
-    details = {"certificate_id": str(certificate_id), "agreement": request.agreement, "hs_code": request.product.hs_code, "originating": report.originating}
-    audit = {"id": uuid.uuid4(), "user_id": user_id, "action": "calculation.create", "details": details, "timestamp": created_at}
-    await services.inserts.insert_async([(CERTIFICATES, [certificate]), (MATERIALS, materials), (AUDIT_LOGS, [audit])])
+    stored = StoredCalculation(certificate_id, created_at, user_id, request, report, result_json, digest)
+    await services.inserts.insert_async(stored.rows(services.rulebook, declaration_ids))
     payload = _calculation_json(certificate_id, created_at, request.agreement, request.product.hs_code, report.originating, result_json)
     entries = [] if cached else [(f"{CALCULATION_PREFIX}{digest}", result_json.encode(), services.settings.certificate_ttl_seconds)]
     entries.append(_certificate_entry(services, certificate_id, user_id, payload))
     await services.cache.aset_many(entries)
     CALCULATIONS.labels(request.agreement, str(report.originating).lower()).inc()
     return certificate_id, payload
+
+
+@dataclass(frozen=True)
+class StoredCalculation:
+    """A calculation as the rows that store it: certificate, bill of materials and audit-log entry."""
+
+    certificate_id: uuid.UUID
+    created_at: datetime
+    user_id: uuid.UUID
+    request: AssessmentRequest
+    report: AssessmentReport
+    result_json: str
+    request_hash: str
+
+    def rows(self, rulebook: RuleBook, declaration_ids: dict[str, uuid.UUID]) -> list[tuple[Table, list[dict[str, Any]]]]:
+        """Batches for AtomicInserts, in foreign-key order; `declaration_ids` maps material paths to stored declarations."""
+        request, report = self.request, self.report
+        certificate = {
+            "id": self.certificate_id,
+            "user_id": self.user_id,
+            "agreement": request.agreement,
+            "hs_code": request.product.hs_code,
+            "origin_country": "EU",
+            "destination_country": rulebook.agreement(request.agreement).partner_country,
+            "assessment_date": request.assessment_date,
+            "originating": report.originating,
+            "request_hash": self.request_hash,
+            "calculation_result": JsonText(self.result_json),
+            "created_at": self.created_at,
+        }
+        materials = _material_rows(self.certificate_id, None, "materials", request.materials, report.materials, request.product.ex_works_price, declaration_ids)
+        details = {"certificate_id": str(self.certificate_id), "agreement": request.agreement, "hs_code": request.product.hs_code, "originating": report.originating}
+        audit = {"id": uuid.uuid4(), "user_id": self.user_id, "action": "calculation.create", "details": details, "timestamp": self.created_at}
+        return [(CERTIFICATES, [certificate]), (MATERIALS, list(materials)), (AUDIT_LOGS, [audit])]
 
 
 def _calculation_json(certificate_id: uuid.UUID, created_at: datetime, agreement: str, hs_code: str, originating: bool, result_json: str) -> str:
