@@ -5,8 +5,9 @@ Key families and TTLs follow the seed's caching strategy: `certificate:*` 1 h, `
 canonical hash of the request, 1 h). A Redis outage degrades to misses, never to errors.
 
 The `a...` methods are the same operations for the event loop: through redis.asyncio on the loop the app
-started on (`attach`), so a request never waits for a worker thread for them; on any other loop (test
-clients that drive the app without its lifespan) the blocking calls run in a worker thread.
+started on (`attach`), so a request never waits for a worker thread for them, and concurrent requests
+share round trips (app/coalescer.py: their look-ups become one MGET, their writes one pipeline); on any
+other loop (test clients that drive the app without its lifespan) the blocking calls run in a worker thread.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import redis
 import redis.asyncio
 from starlette.concurrency import run_in_threadpool
 
+from app.coalescer import Coalescer
 from app.metrics import CACHE_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -70,14 +72,45 @@ class Cache(Protocol):
 _REDIS_OPTIONS: dict[str, Any] = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "health_check_interval": 30}
 
 
+class _AsyncRedis:
+    """redis.asyncio on one event loop, with concurrent look-ups and writes coalesced."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, url: str) -> None:
+        self.loop = loop
+        self.client = redis.asyncio.Redis.from_url(url, **_REDIS_OPTIONS)
+        self.reads: Coalescer[str, bytes | None] = Coalescer(self._get_many, concurrency=2)
+        self.writes: Coalescer[list[tuple[str, bytes, int]], None] = Coalescer(self._set_many, concurrency=2)
+
+    async def _get_many(self, keys: list[str]) -> list[bytes | None]:
+        try:
+            values: list[bytes | None] = await self.client.mget(keys)
+        except redis.RedisError as error:
+            log.warning("cache get failed (%s); treating as a miss", type(error).__name__)
+            values = [None] * len(keys)
+        for key, value in zip(keys, values, strict=True):
+            _count(key, value is not None)
+        return values
+
+    async def _set_many(self, writes: list[list[tuple[str, bytes, int]]]) -> list[None]:
+        try:
+            pipeline = self.client.pipeline(transaction=False)
+            for entries in writes:
+                for key, value, ttl_seconds in entries:
+                    pipeline.set(key, value, ex=ttl_seconds)
+            await pipeline.execute()
+        except redis.RedisError as error:
+            log.warning("cache set failed (%s)", type(error).__name__)
+        return [None] * len(writes)
+
+
 class RedisCache:
     def __init__(self, url: str) -> None:
         self._url = url
         self._client = redis.Redis.from_url(url, **_REDIS_OPTIONS)
-        self._async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
+        self._async: _AsyncRedis | None = None
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._async = (loop, redis.asyncio.Redis.from_url(self._url, **_REDIS_OPTIONS))
+        self._async = _AsyncRedis(loop, self._url)
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -104,35 +137,23 @@ class RedisCache:
             log.warning("cache set failed (%s)", type(error).__name__)
 
     async def aget(self, key: str) -> bytes | None:
-        client = self._async_client()
-        if client is None:
+        connection = self._on_this_loop()
+        if connection is None:
             return await run_in_threadpool(self.get, key)
-        try:
-            value = await client.get(key)
-        except redis.RedisError as error:
-            log.warning("cache get failed (%s); treating as a miss", type(error).__name__)
-            value = None
-        _count(key, value is not None)
-        return value  # type: ignore[no-any-return]
+        return await connection.reads.submit(key)
 
     async def aset_many(self, entries: Iterable[tuple[str, bytes, int]]) -> None:
-        client = self._async_client()
-        if client is None:
+        connection = self._on_this_loop()
+        if connection is None:
             await run_in_threadpool(self.set_many, list(entries))
             return
-        try:
-            pipeline = client.pipeline(transaction=False)
-            for key, value, ttl_seconds in entries:
-                pipeline.set(key, value, ex=ttl_seconds)
-            await pipeline.execute()
-        except redis.RedisError as error:
-            log.warning("cache set failed (%s)", type(error).__name__)
+        await connection.writes.submit(list(entries))
 
-    def _async_client(self) -> redis.asyncio.Redis | None:
+    def _on_this_loop(self) -> _AsyncRedis | None:
         """The asyncio client when running on the loop it belongs to."""
-        if self._async is None or self._async[0] is not asyncio.get_running_loop():
+        if self._async is None or self._async.loop is not asyncio.get_running_loop():
             return None
-        return self._async[1]
+        return self._async
 
     def delete_prefix(self, prefix: str) -> None:
         try:
@@ -153,8 +174,8 @@ class RedisCache:
 
     async def aclose(self) -> None:
         if self._async is not None:
-            client, self._async = self._async[1], None
-            await client.aclose()
+            connection, self._async = self._async, None
+            await connection.client.aclose()
 
 
 class MemoryCache:

@@ -17,6 +17,7 @@ from app.api.main import create_app
 from app.openbao import SecretsError
 from tests.app.cases import material, request
 from tests.app.platform import FOREIGN_CLIENT, SHORT_CLIENT
+from tests.app.stored_rows import calculation_rows
 
 pytestmark = pytest.mark.servers
 
@@ -145,9 +146,6 @@ class TestCalculations:
         import sqlalchemy.exc
         from sqlalchemy import event
 
-        from app.api.routes.calculations import AUDIT_LOGS, CERTIFICATES, MATERIALS
-        from app.db.models import utcnow
-
         services = api.app.state.services
         api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice"))  # alice has a users row
         (user_id,) = _rows(postgres_server, "SELECT id FROM users WHERE username = 'alice'")[0]
@@ -156,23 +154,12 @@ class TestCalculations:
         def on_checkin(dbapi_connection, _record):  # type: ignore[no-untyped-def]
             checked_in.append(dbapi_connection.autocommit)
 
-        def batches(declaration_id: uuid.UUID | None):  # type: ignore[no-untyped-def]
-            certificate_id, now = uuid.uuid4(), utcnow()
-            certificate = {"id": certificate_id, "user_id": user_id, "agreement": "EU-JP", "hs_code": "850110", "origin_country": "EU",
-                           "destination_country": "JP", "assessment_date": date(2025, 3, 1), "originating": False, "request_hash": "0" * 64,
-                           "calculation_result": {"test": True}, "created_at": now}  # fmt: skip
-            material = {"id": uuid.uuid4(), "certificate_id": certificate_id, "parent_id": None, "path": "materials[0]", "hs_code": "850300",
-                        "origin": "CN", "value": Decimal("1"), "value_percentage": Decimal("1"), "processing_cost": None, "originating": False,
-                        "declaration_id": declaration_id}  # fmt: skip
-            audit = {"id": uuid.uuid4(), "user_id": user_id, "action": "test.insert", "details": {"certificate_id": str(certificate_id)}, "timestamp": now}
-            return certificate_id, [(CERTIFICATES, [certificate]), (MATERIALS, [material, {**material, "id": uuid.uuid4()}]), (AUDIT_LOGS, [audit])]
-
         event.listen(services.engine, "checkin", on_checkin)
         try:
-            refused, rows = batches(uuid.uuid4())
+            refused, rows = calculation_rows(user_id, declaration_id=uuid.uuid4())
             with pytest.raises(sqlalchemy.exc.IntegrityError):
                 services.inserts.insert(rows)
-            stored, rows = batches(None)
+            stored, rows = calculation_rows(user_id)
             services.inserts.insert(rows)
         finally:
             event.remove(services.engine, "checkin", on_checkin)

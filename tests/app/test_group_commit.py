@@ -1,0 +1,107 @@
+"""Group commit on real servers: concurrent requests share PostgreSQL statements and Redis round trips,
+and still each get their own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app.cache import RedisCache
+from app.db.inserts import AtomicInserts
+from app.db.migrate import upgrade
+from app.db.session import make_engine
+from tests.app.stored_rows import calculation_rows
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture(scope="module")
+def migrated(postgres_server):  # type: ignore[no-untyped-def]
+    engine = make_engine(make_url(postgres_server.create_database("psra_group_commit")), pool_size=2, max_overflow=0)
+    upgrade(engine)
+    user_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO users (id, subject, username, realm, created_at) VALUES (:id, 's', 'u', 'r', now())"), {"id": user_id})
+    yield engine, user_id
+    engine.dispose()
+
+
+def write_concurrently(engine, writes: list[Any], monkeypatch) -> tuple[list[Any], list[str]]:  # type: ignore[no-untyped-def]
+    """insert_async for every write at once on one loop, one statement in flight; outcomes and statements sent."""
+    sent: list[str] = []
+    execute = psycopg.AsyncRawCursor.execute
+
+    async def recording(self, query, params=None, **kwargs):  # type: ignore[no-untyped-def]
+        sent.append(query)
+        return await execute(self, query, params, **kwargs)
+
+    monkeypatch.setattr(psycopg.AsyncRawCursor, "execute", recording)
+    inserts = AtomicInserts(engine, async_pool_size=2, write_concurrency=1)
+
+    async def main() -> list[Any]:
+        inserts.attach(asyncio.get_running_loop())
+        try:
+            return await asyncio.gather(*(inserts.insert_async(rows) for rows in writes), return_exceptions=True)
+        finally:
+            await inserts.aclose()
+
+    return asyncio.run(asyncio.wait_for(main(), timeout=30)), sent
+
+
+def stored(engine, certificate_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:  # type: ignore[no-untyped-def]
+    query = text("SELECT c.id, count(m.id) FROM certificates c LEFT JOIN materials m ON m.certificate_id = c.id WHERE c.id = ANY(:ids) GROUP BY c.id")
+    with engine.connect() as connection:
+        return dict(connection.execute(query, {"ids": certificate_ids}).all())
+
+
+def test_concurrent_writes_share_statements(migrated, monkeypatch):
+    engine, user_id = migrated
+    made = [calculation_rows(user_id) for _ in range(12)]
+    outcomes, sent = write_concurrently(engine, [rows for _, rows in made], monkeypatch)
+    assert outcomes == [None] * 12
+    assert len(sent) == 1  # submitted in the same turn of the loop: all in the first statement
+    assert stored(engine, [certificate_id for certificate_id, _ in made]) == {certificate_id: 2 for certificate_id, _ in made}
+
+
+def test_a_refused_write_fails_alone_and_leaves_nothing_behind(migrated, monkeypatch):
+    engine, user_id = migrated
+    made = [calculation_rows(user_id, declaration_id=uuid.uuid4() if n == 7 else None) for n in range(12)]
+    outcomes, sent = write_concurrently(engine, [rows for _, rows in made], monkeypatch)
+    assert isinstance(outcomes[7], sqlalchemy.exc.IntegrityError)
+    assert outcomes[:7] + outcomes[8:] == [None] * 11
+    assert len(sent) == 1 + 12  # the joint statement, refused; then each write on its own
+    refused = made[7][0]
+    assert stored(engine, [certificate_id for certificate_id, _ in made]) == {certificate_id: 2 for certificate_id, _ in made if certificate_id != refused}
+
+
+def test_concurrent_cache_reads_and_writes_share_round_trips(redis_server):
+    cache = RedisCache(redis_server.url)
+    keys = [f"calculation:{n}" for n in range(10)]
+
+    async def main() -> list[bytes | None]:
+        cache.attach(asyncio.get_running_loop())
+        try:
+            await asyncio.gather(*(cache.aset_many([(key, key.encode(), 60)]) for key in keys[:5]))
+            return await asyncio.gather(*(cache.aget(key) for key in keys))
+        finally:
+            await cache.aclose()
+
+    before = redis_server.client().info("commandstats")
+    values = asyncio.run(asyncio.wait_for(main(), timeout=10))
+    after = redis_server.client().info("commandstats")
+    assert values == [key.encode() for key in keys[:5]] + [None] * 5
+
+    def calls(stats: dict[str, Any], command: str) -> int:
+        return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+    assert calls(after, "set") - calls(before, "set") == 5
+    assert calls(after, "mget") - calls(before, "mget") == 1  # ten look-ups in one turn of the loop: one MGET
+    assert calls(after, "get") == calls(before, "get")
+    assert redis_server.client().ttl("calculation:0") in range(55, 61)
