@@ -109,8 +109,16 @@ class AtomicInserts:
         await self._async.writes.submit([(table, rows) for table, rows in batches if rows])
 
     async def _write_many(self, writes: list[Batches]) -> list[None | Exception]:
-        """Several callers' writes as one statement, each caller's rows all or none. If the database refuses
-        the joint statement, each write is sent again on its own, so only the refused one fails."""
+        """Several callers' writes in as few statements as the parameter limit allows, each caller's rows all
+        or none."""
+        outcomes: list[None | Exception] = []
+        for group in _groups(writes):
+            outcomes += await self._write_group(group)
+        return outcomes
+
+    async def _write_group(self, writes: list[Batches]) -> list[None | Exception]:
+        """Writes as one statement; if the database refuses it, each write is sent again on its own, so only
+        the refused one fails."""
         if len(writes) > 1 and (joint := _joint(writes)) is not None:
             try:
                 await self._execute_async(joint)
@@ -177,6 +185,24 @@ class AtomicInserts:
 
         sql = _PLACEHOLDER.sub(placeholder, compiled.string).replace("%%", "%")  # pyformat to PostgreSQL's $n
         return _Statement(sql, tuple(binds[name] for name in order))
+
+
+MAX_PARAMETERS = 30_000  # per joint statement; PostgreSQL's protocol takes at most 65,535
+
+
+def _groups(writes: list[Batches]) -> Iterator[list[Batches]]:
+    """Consecutive writes, as many together as stay within MAX_PARAMETERS (a single write may exceed it)."""
+    group: list[Batches] = []
+    size = 0
+    for batches in writes:
+        parameters = sum(len(rows) * len(rows[0]) for _, rows in batches)
+        if group and size + parameters > MAX_PARAMETERS:
+            yield group
+            group, size = [], 0
+        group.append(batches)
+        size += parameters
+    if group:
+        yield group
 
 
 def _joint(writes: list[Batches]) -> Batches | None:

@@ -105,3 +105,19 @@ def test_concurrent_cache_reads_and_writes_share_round_trips(redis_server):
     assert calls(after, "mget") - calls(before, "mget") == 1  # ten look-ups in one turn of the loop: one MGET
     assert calls(after, "get") == calls(before, "get")
     assert redis_server.client().ttl("calculation:0") in range(55, 61)
+
+
+def test_joint_statements_stay_within_the_parameter_limit(migrated, monkeypatch):
+    """Forty of the largest bills at once (2,216 parameters each) go as four statements of at most 30,000
+    parameters, not as one that PostgreSQL's protocol refuses (at most 65,535)."""
+    engine, user_id = migrated
+    made = []
+    for _ in range(40):
+        certificate_id, batches = calculation_rows(user_id)
+        certificate, (materials_table, (first, _second)), audit = batches
+        materials = [{**first, "id": uuid.uuid4(), "path": f"materials[{n}]"} for n in range(200)]
+        made.append((certificate_id, [certificate, (materials_table, materials), audit]))
+    outcomes, sent = write_concurrently(engine, [rows for _, rows in made], monkeypatch)
+    assert outcomes == [None] * 40
+    assert len(sent) == 4  # 13 + 13 + 13 + 1 writes
+    assert stored(engine, [certificate_id for certificate_id, _ in made]) == {certificate_id: 200 for certificate_id, _ in made}
