@@ -19,12 +19,9 @@ import pulumi_vault as vault
 
 from components.openbao_namespaces import ROOT, OpenBaoNamespaces
 from components.openbao_policies import OpenBaoPolicies
-from infra.openbao_policy import ADMIN_POLICY
+from infra.openbao_policy import ADMIN_POLICY, APPROLE_PATH, OIDC_PATH, USERPASS_PATH
 from infra.spec import AppRoleSpec, ServiceSpec
 
-APPROLE_PATH = "approle"
-OIDC_PATH = "oidc"
-USERPASS_PATH = "userpass"
 OIDC_ROLE = "admin"
 JWT_ROLE = "admin-jwt"
 BREAK_GLASS_USER = "breakglass"

@@ -4,6 +4,10 @@ Every OpenBao resource is created through the provider of the namespace it lives
 resource's namespace is visible in the plan (its provider's `namespace` input) and no
 resource depends on a provider-wide default. The tenant providers take their namespace from
 the `vault.Namespace` resource, so nothing is created in a namespace before it exists.
+
+The providers hold no token: each logs in (in the root namespace) as the provisioner AppRole
+that `cli.py bootstrap openbao` set up, and works with its short-lived token, which carries
+only the `platform-provisioner` policy (infra.openbao_policy.provisioner_grants).
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_vault as vault
 
+from infra.openbao_policy import PROVISIONER_AUTH_PATH
+from infra.security_settings import ProvisionerCredentials
+
 ROOT = ""
 
 
@@ -20,7 +27,7 @@ ROOT = ""
 class OpenBaoNamespacesArgs:
     namespaces: tuple[str, ...]
     address: pulumi.Input[str]
-    token: pulumi.Input[str]
+    login: ProvisionerCredentials
 
 
 class OpenBaoNamespaces(pulumi.ComponentResource):
@@ -31,9 +38,13 @@ class OpenBaoNamespaces(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: OpenBaoNamespacesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("sevensa:platform:OpenBaoNamespaces", name, None, opts)
-        token = pulumi.Output.secret(args.token)
+        login = vault.ProviderAuthLoginArgs(
+            path=f"auth/{PROVISIONER_AUTH_PATH}/login",
+            parameters={"role_id": pulumi.Output.secret(args.login.role_id), "secret_id": pulumi.Output.secret(args.login.secret_id)},
+            use_root_namespace=True,
+        )
         # providers stay top-level (as Pulumi's default providers are); they are named after the component
-        root = vault.Provider(f"{name}-root", address=args.address, token=token)
+        root = vault.Provider(f"{name}-root", address=args.address, auth_login=login)
         self.providers = {ROOT: root}
         self.namespaces = {}
         for namespace in args.namespaces:
@@ -44,7 +55,7 @@ class OpenBaoNamespaces(pulumi.ComponentResource):
             self.providers[namespace] = vault.Provider(
                 f"{name}-{namespace}",
                 address=args.address,
-                token=token,
+                auth_login=login,
                 namespace=created.path,
             )
         self.register_outputs({"namespaces": [ns.path for ns in self.namespaces.values()]})

@@ -1,15 +1,18 @@
-"""OpenBao's one-time initialisation and the unseal after each restart.
+"""OpenBao's one-time initialisation, Pulumi's provisioner login, and the unseal after each restart.
 
 `initialize` asks OpenBao for the seed's Shamir split (5 shares, threshold 3), optionally
-PGP-encrypting each share for its custodian; `store_root_token` puts the root token into the
-stack's config as a Pulumi secret (`security:openbaoToken`), the only place it is kept. The
-token never reaches stdout, a log or a file; `pulumi config set --secret` gets it on stdin
-(the Automation API's `set_config` would pass it on the command line, readable in the
-process list while the command runs).
+PGP-encrypting each share for its custodian. With the root token, held in memory only,
+`create_provisioner` then sets up the identity Pulumi works with: the AppRole `pulumi` on its own
+auth mount `provisioner`, whose tokens (1 h) carry only the `platform-provisioner` policy
+(infra.openbao_policy.provisioner_grants). `store_secret` puts its role id and secret id into the
+stack's config as Pulumi secrets, and `revoke_token` revokes the root token: no root token is kept
+anywhere (BAO-04). When one is needed again (break-glass, or a new namespace or mount the provisioner
+may not create), the unseal-share custodians make one with `bao operator generate-root`.
 
+Secrets never reach stdout, a log or a file; `pulumi config set --secret` gets them on stdin (the
+Automation API's `set_config` would pass them on the command line, readable in the process list).
 Order matters: everything that can fail before OpenBao is initialised (no Pulumi CLI, no
-passphrase, OpenBao already initialised) is checked first, because a root token that cannot
-be stored is lost.
+passphrase, OpenBao already initialised) is checked first.
 """
 
 from __future__ import annotations
@@ -26,9 +29,14 @@ import hvac.exceptions
 import requests
 
 from infra.deploy import Target, require_cli
-from infra.security_settings import CONFIG_NAMESPACE, OPENBAO_TOKEN_KEY
+from infra.openbao_policy import PROVISIONER_AUTH_PATH, PROVISIONER_POLICY, PROVISIONER_ROLE, provisioner_policy
+from infra.security_settings import CONFIG_NAMESPACE, PROVISIONER_ROLE_ID_KEY, PROVISIONER_SECRET_ID_KEY
+from infra.spec import OpenBaoSpec
 
-TOKEN_CONFIG_KEY = f"{CONFIG_NAMESPACE}:{OPENBAO_TOKEN_KEY}"
+ROLE_ID_CONFIG_KEY = f"{CONFIG_NAMESPACE}:{PROVISIONER_ROLE_ID_KEY}"
+SECRET_ID_CONFIG_KEY = f"{CONFIG_NAMESPACE}:{PROVISIONER_SECRET_ID_KEY}"
+PROVISIONER_TOKEN_TTL = "1h"
+PROVISIONER_TOKEN_MAX_TTL = "2h"
 
 
 class BootstrapError(RuntimeError):
@@ -42,6 +50,14 @@ class InitResult:
     root_token: str = field(repr=False)
     shares: tuple[str, ...] = field(repr=False)
     encrypted: bool
+
+
+@dataclass(frozen=True)
+class ProvisionerLogin:
+    """The AppRole credentials Pulumi's OpenBao providers log in with."""
+
+    role_id: str = field(repr=False)
+    secret_id: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,39 @@ def initialize(addr: str, shares: int, threshold: int, pgp_keys: list[str] | Non
     return InitResult(root_token=response["root_token"], shares=tuple(response["keys_base64"]), encrypted=bool(pgp_keys))
 
 
+def create_provisioner(addr: str, root_token: str, openbao: OpenBaoSpec) -> ProvisionerLogin:
+    """Mount `provisioner` (AppRole), write `platform-provisioner`, (re)write the role `pulumi`, and issue
+    a new secret id. Run again (with a fresh root token) to update the policy or rotate the secret id."""
+    bao = hvac.Client(url=addr, token=root_token, timeout=30)
+    try:
+        if f"{PROVISIONER_AUTH_PATH}/" not in bao.sys.list_auth_methods()["data"]:
+            bao.sys.enable_auth_method("approle", path=PROVISIONER_AUTH_PATH, description="Pulumi (platform-provisioner policy)")
+        bao.sys.create_or_update_policy(PROVISIONER_POLICY, provisioner_policy(openbao))
+        role = f"auth/{PROVISIONER_AUTH_PATH}/role/{PROVISIONER_ROLE}"
+        bao.write_data(
+            role,
+            data={
+                "token_policies": [PROVISIONER_POLICY],
+                "token_ttl": PROVISIONER_TOKEN_TTL,
+                "token_max_ttl": PROVISIONER_TOKEN_MAX_TTL,
+                "token_no_default_policy": False,
+                "secret_id_ttl": 0,  # rotated by running the bootstrap step again; every use is audited
+            },
+        )
+        role_id = bao.read(f"{role}/role-id")["data"]["role_id"]
+        secret_id = bao.write_data(f"{role}/secret-id", data={})["data"]["secret_id"]
+    except (requests.RequestException, hvac.exceptions.VaultError) as error:
+        raise BootstrapError(f"OpenBao refused to set up the provisioner: {type(error).__name__}") from error
+    return ProvisionerLogin(role_id=role_id, secret_id=secret_id)
+
+
+def revoke_token(addr: str, token: str) -> None:
+    try:
+        hvac.Client(url=addr, token=token, timeout=30).auth.token.revoke_self()
+    except (requests.RequestException, hvac.exceptions.VaultError) as error:
+        raise BootstrapError(f"revoking the root token failed ({type(error).__name__}); revoke it with `bao token revoke -self`") from error
+
+
 def unseal(addr: str, shares: Iterable[str]) -> SealState:
     """Submit shares until OpenBao is unsealed (or the shares run out)."""
     state = seal_state(addr)
@@ -110,25 +159,32 @@ def unseal(addr: str, shares: Iterable[str]) -> SealState:
 
 
 def check_can_store(target: Target, environ: Mapping[str, str]) -> None:
-    """Fail before initialisation if the token could not be stored afterwards."""
+    """Fail before initialisation if the provisioner's login could not be stored afterwards."""
     require_cli()
     if not (environ.get("PULUMI_CONFIG_PASSPHRASE") or environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")):
         raise BootstrapError(
-            "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE first: the root token is stored encrypted with the stack's passphrase"
+            "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE first: "
+            "the provisioner's login is stored encrypted with the stack's passphrase"
         )
 
 
-def store_root_token(target: Target, token: str, environ: Mapping[str, str] = os.environ) -> None:
-    """`pulumi config set --secret security:openbaoToken` for the stack, value on stdin."""
+def store_login(target: Target, login: ProvisionerLogin, environ: Mapping[str, str] = os.environ) -> None:
+    """Both credentials as secrets of the stack's config."""
+    store_secret(target, ROLE_ID_CONFIG_KEY, login.role_id, environ)
+    store_secret(target, SECRET_ID_CONFIG_KEY, login.secret_id, environ)
+
+
+def store_secret(target: Target, key: str, value: str, environ: Mapping[str, str] = os.environ) -> None:
+    """`pulumi config set --secret KEY` for the stack, value on stdin."""
     env = {**environ, "PULUMI_BACKEND_URL": target.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
     result = subprocess.run(  # noqa: S603 - fixed argv, the secret goes through stdin
-        ["pulumi", "config", "set", "--secret", "--stack", target.stack, "--cwd", str(target.project_dir), TOKEN_CONFIG_KEY],
-        input=token,
+        ["pulumi", "config", "set", "--secret", "--stack", target.stack, "--cwd", str(target.project_dir), key],
+        input=value,
         text=True,
         capture_output=True,
         env=env,
         check=False,
     )
     if result.returncode != 0:
-        detail = result.stderr.replace(token, "<redacted>").strip()
-        raise BootstrapError(f"`pulumi config set --secret {TOKEN_CONFIG_KEY}` failed: {detail}")
+        detail = result.stderr.replace(value, "<redacted>").strip()
+        raise BootstrapError(f"`pulumi config set --secret {key}` failed: {detail}")

@@ -1,8 +1,11 @@
-"""`cli.py bootstrap openbao` and `cli.py bootstrap unseal`.
+"""`cli.py bootstrap openbao|unseal|provisioner`.
 
-First deploy: `up` (servers and realm), `bootstrap openbao` (init; root token into the
-stack's config as a secret), `bootstrap unseal` (threshold shares), `up` again (OpenBao's
-content). After every OpenBao restart: `bootstrap unseal`.
+First deploy: `up` (servers and realm); `bootstrap openbao` (init, unseal, the provisioner
+AppRole whose login goes into the stack's config as secrets, root token revoked); `up` again
+(OpenBao's content). With PGP-encrypted shares, `bootstrap openbao` waits while the custodians
+run `bootstrap unseal --gpg`. After every OpenBao restart: `bootstrap unseal`. To rotate the
+provisioner's secret id, or to let it manage a namespace or mount added to the spec:
+`bootstrap provisioner` with a root token made by `bao operator generate-root`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import getpass
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -22,6 +26,10 @@ from infra.cli_output import Stack, console, errors
 from infra.config import load_stack, stack_file
 from infra.problems import SpecError
 from infra.security_settings import CONFIG_NAMESPACE, OPENBAO_ADDRESS_KEY, default_endpoints
+
+if TYPE_CHECKING:
+    from infra.deploy import Target
+    from infra.spec import OpenBaoSpec
 
 
 Address = Annotated[str | None, typer.Option("--addr", help="OpenBao API address (default: security:openbaoAddress, else its container address)")]
@@ -54,6 +62,40 @@ def gpg_decrypt(ciphertext_b64: str) -> str:
     return result.stdout.decode().strip()
 
 
+def _provision(target: Target, address: str, root_token: str, openbao: OpenBaoSpec) -> None:
+    """Provisioner set up, its login stored, the root token revoked; says what happened."""
+    from infra import bootstrap
+
+    try:
+        bootstrap.store_login(target, bootstrap.create_provisioner(address, root_token, openbao))
+    finally:
+        bootstrap.revoke_token(address, root_token)  # whatever happened, the root token does not outlive the command
+    console.print(
+        f"Provisioner AppRole ready; its login is stored as the secrets {bootstrap.ROLE_ID_CONFIG_KEY} and "
+        f"{bootstrap.SECRET_ID_CONFIG_KEY} of stack {target.stack} (not shown). The root token is revoked."
+    )
+
+
+def _wait_until_unsealed(address: str, seconds: float) -> None:
+    from infra import bootstrap
+
+    deadline = time.monotonic() + seconds
+    while bootstrap.seal_state(address).sealed:
+        if time.monotonic() > deadline:
+            raise bootstrap.BootstrapError(
+                "OpenBao is still sealed; the root token is not kept. When it is unsealed, make one with "
+                "`bao operator generate-root` and run `python cli.py bootstrap provisioner`"
+            )
+        time.sleep(1)
+
+
+def _print_shares(shares: tuple[str, ...], pgp_keys: list[Path], encrypted: bool) -> None:
+    label = "PGP-encrypted share" if encrypted else "unseal share (hand to its custodian, then clear the screen)"
+    for index, share in enumerate(shares, start=1):
+        owner = f" for {pgp_keys[index - 1].name}" if encrypted and pgp_keys else ""
+        console.print(f"{label} {index}{owner}: {share}", highlight=False, markup=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="OpenBao one-time initialisation and unseal.", no_args_is_help=True)
     app.add_typer(group, name="bootstrap")
@@ -63,8 +105,9 @@ def register(app: typer.Typer) -> None:
         stack: Stack = "dev",
         addr: Address = None,
         pgp_keys: Annotated[list[Path] | None, typer.Option("--pgp-keys", help="one public key file per share (binary or ASCII-armored)", exists=True, dir_okay=False)] = None,
+        wait_minutes: Annotated[float, typer.Option("--wait-minutes", min=0.1, help="with --pgp-keys: how long to wait for the custodians to unseal")] = 30.0,
     ) -> None:
-        """Initialise OpenBao (Shamir shares per the spec) and store the root token as a stack secret."""
+        """Initialise OpenBao, unseal it, set up Pulumi's provisioner AppRole (login stored as stack secrets) and revoke the root token."""
         from infra import bootstrap  # heavy (hvac, Automation API): only when the command runs
         from infra.deploy import DeployError, Target
         try:
@@ -76,23 +119,48 @@ def register(app: typer.Typer) -> None:
             target = Target.from_environment(stack)
             bootstrap.check_can_store(target, os.environ)
             result = bootstrap.initialize(address, spec.openbao.key_shares, spec.openbao.key_threshold, keys)
-            try:
-                bootstrap.store_root_token(target, result.root_token)
-            except bootstrap.BootstrapError as error:
-                raise bootstrap.BootstrapError(
-                    f"{error}. OpenBao is initialized; a new root token can be made with `bao operator generate-root` and the unseal shares"
-                ) from error
+            console.print(f"OpenBao at {address} initialized: {spec.openbao.key_shares} shares, threshold {spec.openbao.key_threshold}.")
+            if result.encrypted:
+                _print_shares(result.shares, pgp_keys or [], encrypted=True)
+                console.print(f"Waiting up to {wait_minutes:g} min for the custodians: `python cli.py bootstrap unseal --stack {stack} --gpg --share-file …`.")
+                _wait_until_unsealed(address, wait_minutes * 60)
+            else:
+                bootstrap.unseal(address, result.shares[: spec.openbao.key_threshold])
+            _provision(target, address, result.root_token, spec.openbao)
+            if not result.encrypted:
+                _print_shares(result.shares, [], encrypted=False)
         except SpecError as error:
             raise _fail(f"invalid configuration: {len(error.problems)} problem(s); run `cli.py validate --stack {stack}`", 1) from error
         except (bootstrap.BootstrapError, DeployError) as error:
             raise _fail(str(error), 1 if isinstance(error, bootstrap.BootstrapError) else error.exit_code) from error
-        console.print(f"OpenBao at {address} initialized: {spec.openbao.key_shares} shares, threshold {spec.openbao.key_threshold}.")
-        console.print(f"Root token stored as the secret {bootstrap.TOKEN_CONFIG_KEY} of stack {stack} (not shown).")
-        label = "PGP-encrypted share" if result.encrypted else "unseal share (hand to its custodian, then clear the screen)"
-        for index, share in enumerate(result.shares, start=1):
-            owner = f" for {pgp_keys[index - 1].name}" if result.encrypted and pgp_keys else ""
-            console.print(f"{label} {index}{owner}: {share}", highlight=False, markup=False, soft_wrap=True)
-        console.print(f"Next: `python cli.py bootstrap unseal --stack {stack}` with {spec.openbao.key_threshold} shares.")
+
+    @group.command("provisioner")
+    def provisioner(
+        stack: Stack = "dev",
+        addr: Address = None,
+        root_token_file: Annotated[Path | None, typer.Option("--root-token-file", help="a file holding a root token (else typed in without echo)", exists=True, dir_okay=False)] = None,
+        gpg: Annotated[bool, typer.Option("--gpg", help="the file holds the root token PGP-encrypted (bao operator generate-root -pgp-key): decrypt with gpg")] = False,
+    ) -> None:
+        """Set up or refresh the provisioner (policy from the spec, new secret id) with a root token from `bao operator generate-root`, then revoke that token."""
+        from infra import bootstrap  # heavy (hvac, Automation API): only when the command runs
+        from infra.deploy import DeployError, Target
+        try:
+            spec = load_stack(stack)
+            address = openbao_address(stack, addr)
+            target = Target.from_environment(stack)
+            bootstrap.check_can_store(target, os.environ)
+            if root_token_file is not None:
+                text = root_token_file.read_text().strip()
+                root_token = gpg_decrypt(text) if gpg else text
+            elif sys.stdin.isatty():
+                root_token = getpass.getpass("Root token (not echoed): ").strip()
+            else:
+                raise _fail("no --root-token-file given and stdin is not a terminal to type the root token into", 2)
+            _provision(target, address, root_token, spec.openbao)
+        except SpecError as error:
+            raise _fail(f"invalid configuration: {len(error.problems)} problem(s); run `cli.py validate --stack {stack}`", 1) from error
+        except (bootstrap.BootstrapError, DeployError) as error:
+            raise _fail(str(error), 1 if isinstance(error, bootstrap.BootstrapError) else error.exit_code) from error
 
     @group.command("unseal")
     def unseal(

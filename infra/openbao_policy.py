@@ -17,6 +17,13 @@ from infra.spec import AppRoleSpec, OpenBaoSpec, SecretPathSpec
 ADMIN_POLICY = "admin"
 DATABASE_MOUNT = "database"
 PKI_MOUNT = "pki"
+# auth methods of the root namespace: the services', the operators' (Keycloak), break-glass, and Pulumi's
+APPROLE_PATH = "approle"
+OIDC_PATH = "oidc"
+USERPASS_PATH = "userpass"
+PROVISIONER_AUTH_PATH = "provisioner"
+PROVISIONER_ROLE = "pulumi"
+PROVISIONER_POLICY = "platform-provisioner"
 READ_ONLY = ("read",)
 TRANSIT_USE = ("update",)
 MANAGE = ("create", "read", "update", "delete", "list")
@@ -100,6 +107,47 @@ def admin_grants(openbao: OpenBaoSpec) -> tuple[Grant, ...]:
     grants.append(Grant(f"{PKI_MOUNT}/roles/*", ("read", "list")))
     grants.append(Grant("sys/policies/acl/*", ("read", "list")))
     return tuple(grants)
+
+
+def secret_mounts(openbao: OpenBaoSpec) -> tuple[tuple[str, str], ...]:
+    """(namespace, mount path) of every secrets engine the program mounts: KV v2 and transit per the
+    matrix, the database engines, and the root namespace's PKI."""
+    mounts = {(p.namespace, p.mount) for p in openbao.secret_paths}
+    mounts |= {(namespace, DATABASE_MOUNT) for namespace in openbao.database_engine_namespaces}
+    mounts.add(("", PKI_MOUNT))
+    return tuple(sorted(mounts))
+
+
+def provisioner_grants(openbao: OpenBaoSpec) -> tuple[Grant, ...]:
+    """What Pulumi's provisioner identity may do: exactly the namespaces, secrets engines, auth methods
+    and policies the program manages, and a short-lived child token for the provider.
+
+    Not granted, so not possible with it: audit devices, raw storage, seal/unseal, rekey and
+    generate-root, token roles, other mounts and auth methods, its own login method. It may still
+    write policies and roles, so it can grant itself more through them, as any identity that
+    provisions policies can; its own policy is denied to it, and every such step is audited."""
+    grants = [Grant("sys/namespaces/*", MANAGE)]
+    for namespace in ("", *openbao.namespaces):
+        grants.append(Grant(namespaced(namespace, "sys/mounts"), READ_ONLY))
+        grants.append(Grant(namespaced(namespace, "sys/internal/ui/mounts/*"), READ_ONLY))
+    for namespace, mount in secret_mounts(openbao):
+        grants.append(Grant(namespaced(namespace, f"sys/mounts/{mount}"), MANAGE))
+        grants.append(Grant(namespaced(namespace, f"sys/mounts/{mount}/*"), MANAGE))
+        grants.append(Grant(namespaced(namespace, f"{mount}/*"), MANAGE))
+    grants.append(Grant("sys/auth", READ_ONLY))
+    for method in (APPROLE_PATH, OIDC_PATH, USERPASS_PATH):
+        grants.append(Grant(f"sys/auth/{method}", (*MANAGE, "sudo")))  # enabling an auth method needs sudo
+        grants.append(Grant(f"sys/auth/{method}/*", (*MANAGE, "sudo")))
+        grants.append(Grant(f"auth/{method}/*", MANAGE))
+    for endpoint in ("sys/policies/acl", "sys/policy"):  # the ACL policy API and its older alias
+        grants.append(Grant(f"{endpoint}/*", MANAGE))
+        grants.append(Grant(f"{endpoint}/{PROVISIONER_POLICY}", ("deny",)))
+    grants.append(Grant("auth/token/create", ("update",)))  # the provider's child token (subset of this policy)
+    return tuple(grants)
+
+
+def provisioner_policy(openbao: OpenBaoSpec) -> str:
+    return render(PROVISIONER_POLICY, provisioner_grants(openbao))
 
 
 def render(name: str, grants: tuple[Grant, ...]) -> str:

@@ -2,7 +2,7 @@
 
 They live in the Pulumi config namespace `security` (not `platform`, whose keys describe the
 platform): where the Pulumi providers reach the Keycloak admin API and OpenBao, and the
-OpenBao token that `cli.py bootstrap openbao` stores as a config secret.
+provisioner's AppRole login that `cli.py bootstrap openbao` stores as config secrets.
 
 The admin API and OpenBao are never routed publicly for the providers; by default they are
 reached on their fixed container addresses, which works where Pulumi runs on the Docker host;
@@ -21,7 +21,8 @@ from infra.spec import PlatformSpec, ServiceSpec
 CONFIG_NAMESPACE = "security"
 KEYCLOAK_ADMIN_URL_KEY = "keycloakAdminUrl"
 OPENBAO_ADDRESS_KEY = "openbaoAddress"
-OPENBAO_TOKEN_KEY = "openbaoToken"
+PROVISIONER_ROLE_ID_KEY = "openbaoProvisionerRoleId"
+PROVISIONER_SECRET_ID_KEY = "openbaoProvisionerSecretId"
 KEYCLOAK_SERVICE = "keycloak"
 OPENBAO_SERVICE = "openbao"
 KEYCLOAK_HTTP_PORT = 8080
@@ -65,6 +66,18 @@ def endpoints(spec: PlatformSpec, config: pulumi.Config | None = None) -> Securi
     )
 
 
-def openbao_token(config: pulumi.Config | None = None) -> pulumi.Output[str] | None:
-    """The token `bootstrap openbao` stored, as a secret Output; None before bootstrap."""
-    return (config or pulumi.Config(CONFIG_NAMESPACE)).get_secret(OPENBAO_TOKEN_KEY)
+@dataclass(frozen=True)
+class ProvisionerCredentials:
+    """The AppRole login `bootstrap openbao` stored, as secret Outputs."""
+
+    role_id: pulumi.Output[str]
+    secret_id: pulumi.Output[str]
+
+
+def provisioner_credentials(config: pulumi.Config | None = None) -> ProvisionerCredentials | None:
+    """None before bootstrap (or when only one of the two is set)."""
+    config = config or pulumi.Config(CONFIG_NAMESPACE)
+    role_id, secret_id = config.get_secret(PROVISIONER_ROLE_ID_KEY), config.get_secret(PROVISIONER_SECRET_ID_KEY)
+    if role_id is None or secret_id is None:
+        return None
+    return ProvisionerCredentials(role_id=role_id, secret_id=secret_id)

@@ -2,9 +2,10 @@
 
 Order of a real deployment (see README, "First deploy"): the containers come up; the
 realm is applied as soon as Keycloak answers; OpenBao's content needs `cli.py bootstrap
-openbao` (init, token stored as the config secret `security:openbaoToken`) and `bootstrap
-unseal` first. Until the token exists, a real run creates the servers and the realm and
-says so; the offline plan always shows the complete content.
+openbao` (init; the provisioner's AppRole login stored as the config secrets
+`security:openbaoProvisionerRoleId`/`...SecretId`; root token revoked) and `bootstrap unseal`
+first. Until the login exists, a real run creates the servers and the realm and says so; the
+offline plan always shows the complete content.
 
 Cross-stack values (secrets as secret Outputs):
 - reads `shared["datastore_credentials"][store]` (`DatastoreCredentials`, built by the core
@@ -41,7 +42,7 @@ KEYCLOAK_CLIENT_SECRETS = "keycloak_client_secrets"
 APPROLE_CREDENTIALS = "approle_credentials"
 OPENBAO_ADMIN_CLIENT = "bao-oidc"
 GENERATED_SECRET_LENGTH = 64
-OFFLINE_TOKEN = "offline-plan-token"
+OFFLINE_LOGIN = ("offline-plan-role-id", "offline-plan-secret-id")
 
 
 def build(context: PlatformContext) -> None:
@@ -85,25 +86,28 @@ def build(context: PlatformContext) -> None:
     )
     known_secrets.update(realm.client_secrets)
 
-    token = security_settings.openbao_token()
-    if token is None:
+    login = security_settings.provisioner_credentials()
+    if login is None:
         if not readiness.offline():
             pulumi.log.warn(
-                "OpenBao content skipped: no security:openbaoToken yet. Run `python cli.py bootstrap openbao`, "
-                "`python cli.py bootstrap unseal`, then `up` again."
+                "OpenBao content skipped: no provisioner login (security:openbaoProvisionerRoleId/SecretId) yet. "
+                "Run `python cli.py bootstrap openbao`, `python cli.py bootstrap unseal`, then `up` again."
             )
             return
-        token = pulumi.Output.secret(OFFLINE_TOKEN)
+        role_id, secret_id = (pulumi.Output.secret(value) for value in OFFLINE_LOGIN)
+        login = security_settings.ProvisionerCredentials(role_id=role_id, secret_id=secret_id)
     address = readiness.gated_endpoint(settings.openbao_address, readiness.OPENBAO_HEALTH, [openbao_container.container.id])
-    _openbao_content(context, address, token, realm)
+    _openbao_content(context, address, login, realm)
 
 
-def _openbao_content(context: PlatformContext, address: pulumi.Output[str], token: pulumi.Output[str], realm: KeycloakRealm) -> None:
+def _openbao_content(
+    context: PlatformContext, address: pulumi.Output[str], login: security_settings.ProvisionerCredentials, realm: KeycloakRealm
+) -> None:
     spec = context.spec
     openbao = spec.openbao
     # data stores of disabled stacks do not exist: their paths keep a placeholder, no engine
     credentials = {store.name: _credentials(context, store.name) for store in spec.datastores if spec.enabled(store.stack)}
-    namespaces = OpenBaoNamespaces("openbao", OpenBaoNamespacesArgs(namespaces=openbao.namespaces, address=address, token=token))
+    namespaces = OpenBaoNamespaces("openbao", OpenBaoNamespacesArgs(namespaces=openbao.namespaces, address=address, login=login))
     engines = OpenBaoEngines(
         "openbao-engines",
         OpenBaoEnginesArgs(openbao=openbao, domain=spec.domain, namespaces=namespaces, databases=_database_targets(spec, credentials)),

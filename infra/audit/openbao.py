@@ -232,6 +232,16 @@ def _material(pattern: re.Pattern[str]):  # noqa: ANN202 - a subject selector
     return select
 
 
+def _root_token_material(r: Resources) -> Iterator[_Location]:
+    """Root-token material anywhere, and OpenBao providers that hold a token of their own instead of
+    logging in as the provisioner AppRole (a token stored in state and config is a standing credential;
+    in practice it is the root token `bootstrap` would otherwise have to keep)."""
+    yield from _material(ROOT_TOKEN)(r)
+    for provider in r.of_type("pulumi:providers:vault"):
+        if "token" in provider.inputs:
+            yield _Location(provider.urn, "provider input token")
+
+
 def _found(location: _Location, _: Resources) -> Iterator[str]:
     yield f"found in {location.where}"
 
@@ -268,10 +278,11 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "BAO-04",
         Severity.HIGH,
-        "root token never used by apps or stored",
-        "authenticate apps with AppRole; revoke the root token after bootstrap and never export it",
+        "root token never used by apps or providers, never stored",
+        "authenticate apps with AppRole and Pulumi's providers as the provisioner AppRole (authLogin, set up by "
+        "`cli.py bootstrap openbao`); revoke the root token after bootstrap and never export it",
         "Vault hardening",
-        subjects=_material(ROOT_TOKEN),
+        subjects=_root_token_material,
         violations=_found,
     ),
     Rule(

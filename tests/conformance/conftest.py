@@ -2,7 +2,9 @@
 
 Session-scoped and built once: Keycloak (the realm of the plan), then OpenBao (the content
 of the plan, its OIDC method pointing at that Keycloak, its database engine at the
-PostgreSQL fixture). Keycloak and OpenBao are this suite's own instances, not the shared
+PostgreSQL fixture), written with the token of the provisioner AppRole `bootstrap openbao` sets
+up, as Pulumi's providers would (so the `platform-provisioner` policy is proven sufficient for the
+whole plan). Keycloak and OpenBao are this suite's own instances, not the shared
 session servers: the applied realm `sevensa` and the mounts would collide with what other
 suites create on those. The AppRole tokens are bound to the services' fixed shared-net
 addresses; the applier moves each into 127/8 (`loopback_twin`), so a test client really
@@ -15,13 +17,17 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import hvac
 import pytest
 from psycopg import sql
+
+from infra import bootstrap
+from infra.openbao_policy import PROVISIONER_AUTH_PATH
 
 from tests.conformance.apply_keycloak import AppliedKeycloak, KeycloakApplier
 from tests.conformance.apply_openbao import AppliedOpenBao, OpenBaoApplier, OpenBaoSubstitutions, PostgresEndpoint
 from tests.conformance.plan_resources import PlannedResource
-from tests.harness import Planned
+from tests.harness import Planned, spec_for
 from tests.servers.fixtures import serve
 from tests.servers.keycloak_server import KeycloakServer, running_keycloak
 from tests.servers.openbao import OpenBaoDev, running_openbao_dev
@@ -74,6 +80,13 @@ def _prepare_postgres(postgres_server, connection: dict[str, object]) -> str:
     return password
 
 
+def provisioner_token(addr: str, root_token: str) -> str:
+    """Set up the provisioner as `bootstrap openbao` does, and log in as the providers do."""
+    login = bootstrap.create_provisioner(addr, root_token, spec_for(stack="prod").openbao)
+    response = hvac.Client(url=addr).auth.approle.login(login.role_id, login.secret_id, mount_point=PROVISIONER_AUTH_PATH)
+    return str(response["auth"]["client_token"])
+
+
 @pytest.fixture(scope="session")
 def security_servers(prod_plan: Planned, conformance_keycloak, conformance_openbao, postgres_server) -> SecurityServers:
     keycloak = KeycloakApplier(conformance_keycloak.admin(), lambda client_id: secrets.token_urlsafe(32)).apply(
@@ -96,9 +109,10 @@ def security_servers(prod_plan: Planned, conformance_keycloak, conformance_openb
             return break_glass
         raise AssertionError(f"no test value for sealed {key} of {item.resource.urn}")
 
+    # applied as Pulumi's providers would: logged in as the provisioner, not with the root token
     applier = OpenBaoApplier(
         conformance_openbao.addr,
-        conformance_openbao.root_token,
+        provisioner_token(conformance_openbao.addr, conformance_openbao.root_token),
         OpenBaoSubstitutions(
             secret=secret,
             postgres=PostgresEndpoint(host=postgres_server.host, port=postgres_server.port, password=db_password),

@@ -10,6 +10,7 @@ unseal goes through `cli.py bootstrap unseal --gpg`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,6 +28,7 @@ import pytest
 
 from components.openbao_server import AUDIT_VOLUME, STORAGE_VOLUME, server_config
 from infra import bootstrap, readiness
+from infra.openbao_policy import PROVISIONER_AUTH_PATH, PROVISIONER_POLICY, PROVISIONER_ROLE
 from infra.spec import VolumeMount
 from tests.harness import spec_for
 from tests.servers._process import LOOPBACK, ServerProcess, free_port_pair
@@ -48,9 +50,9 @@ class RealServer:
     startup_seconds: float
 
 
-@pytest.fixture(scope="module")
-def real_openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
-    workdir = tmp_path_factory.mktemp("bao-real")
+@contextlib.contextmanager
+def running_real_openbao(workdir: Path) -> Iterator[RealServer]:
+    """A non-dev `bao server` on the rendered config, uninitialised."""
     service = next(s for s in SPEC.services if s.name == "openbao")
     moved = tuple(
         VolumeMount(volume=m.volume, container_path=str(workdir / m.volume), read_only=m.read_only) for m in service.volumes
@@ -79,6 +81,12 @@ def real_openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServe
         )
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def real_openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
+    with running_real_openbao(tmp_path_factory.mktemp("bao-real")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +180,75 @@ def test_audit_devices_from_the_config_log_every_request(real_openbao: RealServe
     assert token not in text and "audit-me" not in text  # values are HMAC'd in the audit log
     assert oct(real_openbao.audit_file.stat().st_mode & 0o777) == "0o600"
     assert any(real_openbao.storage.rglob("*")), "file storage wrote nothing"
+
+
+def test_bootstrap_cli_unseals_provisions_and_revokes_the_root_token(tmp_path: Path, gnupg_home) -> None:
+    """`bootstrap openbao --pgp-keys` on a fresh server: shares for the custodians, a wait while they run
+    `bootstrap unseal --gpg`, then the provisioner AppRole, its login stored as stack secrets (a stand-in
+    `pulumi` records them), and the root token revoked; the provisioner may run the plan but not more."""
+    home, keys = gnupg_home
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "pulumi").write_text(f'#!/bin/sh\nexec {sys.executable} {ROOT / "tests" / "ops" / "fake_pulumi.py"} "$@"\n')
+    (bin_dir / "pulumi").chmod(0o755)
+    stored = tmp_path / "config.jsonl"
+    env = os.environ | {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "GNUPGHOME": str(home),
+        "PULUMI_CONFIG_PASSPHRASE": "test passphrase",
+        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
+        "FAKE_PULUMI_CONFIG": str(stored),
+        "COLUMNS": "4000",
+    }
+    (tmp_path / "bao").mkdir()
+    with running_real_openbao(tmp_path / "bao") as server:
+        command = [sys.executable, str(ROOT / "cli.py"), "bootstrap", "openbao", "--stack", "prod", "--addr", server.addr, "--wait-minutes", "2"]
+        command += [a for k in keys for a in ("--pgp-keys", str(k))]
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT) as running:
+            assert running.stdout is not None
+            shares = []
+            while len(shares) < SHARES:
+                line = running.stdout.readline()
+                assert line, f"bootstrap ended early: {running.stderr.read() if running.stderr else ''}"
+                if line.startswith("PGP-encrypted share"):
+                    shares.append(line.rsplit(": ", 1)[1].strip())
+            share_files = []
+            for index, share in enumerate(shares[:THRESHOLD]):
+                (tmp_path / f"share{index}").write_text(share)
+                share_files += ["--share-file", str(tmp_path / f"share{index}")]
+            unsealed = cli("bootstrap", "unseal", "--stack", "prod", "--addr", server.addr, "--gpg", *share_files, env=env)
+            assert unsealed.returncode == 0, unsealed.stderr
+            rest, problems = running.communicate(timeout=60)
+        assert running.returncode == 0, problems
+        assert "Provisioner AppRole ready" in rest and "The root token is revoked." in rest
+
+        secrets = {entry["key"]: entry["value"] for entry in map(json.loads, stored.read_text().splitlines())}
+        assert sorted(secrets) == [bootstrap.ROLE_ID_CONFIG_KEY, bootstrap.SECRET_ID_CONFIG_KEY]
+        assert all(value not in rest + problems for value in secrets.values())
+        login = hvac.Client(url=server.addr).auth.approle.login(
+            secrets[bootstrap.ROLE_ID_CONFIG_KEY], secrets[bootstrap.SECRET_ID_CONFIG_KEY], mount_point=PROVISIONER_AUTH_PATH
+        )["auth"]
+        assert sorted(login["policies"]) == ["default", PROVISIONER_POLICY] and login["lease_duration"] == 3600
+
+        audit = [json.loads(line) for line in server.audit_file.read_text().splitlines()]
+        revoked = [e for e in audit if e["type"] == "response" and e["request"]["path"] == "auth/token/revoke-self"]
+        assert [e["auth"]["policies"] for e in revoked] == [["root"]]  # the root token revoked itself, once
+
+        provisioner = hvac.Client(url=server.addr, token=login["client_token"])
+        provisioner.sys.create_namespace("psra")  # what the plan needs works (the conformance suite applies all of it so)
+        hvac.Client(url=server.addr, token=login["client_token"], namespace="psra").sys.enable_secrets_engine("kv", path="kv", options={"version": "2"})
+        forbidden = [
+            lambda: provisioner.sys.list_enabled_audit_devices(),
+            lambda: provisioner.sys.disable_audit_device("file"),
+            lambda: provisioner.sys.enable_secrets_engine("kv", path="elsewhere"),
+            lambda: provisioner.sys.create_or_update_policy(PROVISIONER_POLICY, 'path "*" { capabilities = ["sudo"] }'),
+            lambda: provisioner.write_data(f"auth/{PROVISIONER_AUTH_PATH}/role/{PROVISIONER_ROLE}", data={"token_policies": ["root"]}),
+            lambda: provisioner.sys.disable_auth_method(PROVISIONER_AUTH_PATH),
+            lambda: provisioner.sys.seal(),
+            lambda: provisioner.read("sys/raw/core/keyring"),
+        ]
+        for attempt in forbidden:
+            with pytest.raises(hvac.exceptions.Forbidden):
+                attempt()
+        with pytest.raises(hvac.exceptions.InvalidRequest, match="child policies must be subset of parent"):
+            provisioner.auth.token.create(policies=["root"])

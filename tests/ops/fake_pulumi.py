@@ -1,7 +1,8 @@
 """A stand-in `pulumi` CLI that fails the way the real one does (tests put it on PATH).
 
 FAKE_PULUMI_MODE selects the failure; FAKE_PULUMI_LOG collects every argv (one JSON list
-per line) so tests can prove what was and was not asked of the CLI. The messages are the
+per line) so tests can prove what was and was not asked of the CLI; `config set --secret`
+appends the key and the value it got on stdin to FAKE_PULUMI_CONFIG. The messages are the
 real CLI's wording, which the Automation API's error classes match on.
 """
 
@@ -46,6 +47,11 @@ def main(argv: list[str]) -> int:
         if mode == "unknown-stack":
             print(f"error: no stack named '{stack}' found", file=sys.stderr)
             return 255
+        return 0
+    if args[:3] == ["config", "set", "--secret"]:
+        # `pulumi config set --secret [--stack S] [--cwd D] KEY`, the value on stdin: kept for the test
+        with Path(os.environ["FAKE_PULUMI_CONFIG"]).open("a") as handle:
+            handle.write(json.dumps({"stack": stack, "key": args[-1], "value": sys.stdin.read()}) + "\n")
         return 0
     if args[:2] == ["stack", "export"]:
         source = os.environ["FAKE_PULUMI_EXPORT_DECRYPTED" if "--show-secrets" in args else "FAKE_PULUMI_EXPORT"]

@@ -68,3 +68,15 @@ def test_secret_findings_never_show_the_value() -> None:
     messages = " ".join(f.message for f in findings(document))
     assert "hunter2" not in messages
     assert "POSTGRES_PASSWORD" in messages
+
+
+def test_an_openbao_provider_holding_a_token_is_a_root_token_finding() -> None:
+    """BAO-04 also covers Pulumi's own access: providers log in as the provisioner, they hold no token."""
+    document = compliant_document()
+    resources = document["deployment"]["resources"]
+    stack = next(r for r in resources if r["type"] == "pulumi:pulumi:Stack")
+    urn = stack["urn"].replace("pulumi:pulumi:Stack", "pulumi:providers:vault").rsplit("::", 1)[0] + "::static-token"
+    token = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:crafted:x"}
+    resources.append({"urn": urn, "custom": True, "type": "pulumi:providers:vault", "inputs": {"address": "http://openbao:8200", "token": token}})
+    fired = [f for f in findings(document) if f.rule == "BAO-04"]
+    assert [(f.urn, f.message) for f in fired] == [(urn, "found in provider input token")]

@@ -37,7 +37,8 @@ def test_one_explicit_provider_per_namespace(prod_plan: Planned) -> None:
     providers = prod_plan.of_type("pulumi:providers:vault")
     assert sorted(p.inputs.get("namespace", "") for p in providers) == ["", *sorted(SPEC.openbao.namespaces)]
     assert {p.inputs["address"] for p in providers} == {"http://172.20.10.10:8200"}
-    assert all(sealed(p.inputs["token"]) for p in providers)
+    # no token: each provider logs in as the provisioner AppRole, whose credentials are secrets
+    assert all("token" not in p.inputs and sealed(p.inputs["authLogin"]) for p in providers)
     assert sorted(r.inputs["path"] for r in prod_plan.of_type("vault:index/namespace:Namespace")) == sorted(SPEC.openbao.namespaces)
     for resource in prod_plan.resources:
         if resource.custom and resource.type.startswith("vault:"):
