@@ -16,6 +16,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -60,6 +62,22 @@ def gpg_decrypt(ciphertext_b64: str) -> str:
 
         raise BootstrapError("gpg could not decrypt a share (is the custodian's private key available?)")
     return result.stdout.decode().strip()
+
+
+@contextmanager
+def _reported(stack: str) -> Iterator[None]:
+    """Configuration, bootstrap and deploy errors as one clear line and the CLI's exit codes."""
+    from infra.bootstrap import BootstrapError
+    from infra.deploy import DeployError
+
+    try:
+        yield
+    except SpecError as error:
+        raise _fail(f"invalid configuration: {len(error.problems)} problem(s); run `cli.py validate --stack {stack}`", 1) from error
+    except BootstrapError as error:
+        raise _fail(str(error), 1) from error
+    except DeployError as error:
+        raise _fail(str(error), error.exit_code) from error
 
 
 def _provision(target: Target, address: str, root_token: str, openbao: OpenBaoSpec) -> None:
@@ -109,8 +127,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Initialise OpenBao, unseal it, set up Pulumi's provisioner AppRole (login stored as stack secrets) and revoke the root token."""
         from infra import bootstrap  # heavy (hvac, Automation API): only when the command runs
-        from infra.deploy import DeployError, Target
-        try:
+        from infra.deploy import Target
+        with _reported(stack):
             spec = load_stack(stack)
             address = openbao_address(stack, addr)
             keys = bootstrap.read_pgp_keys(pgp_keys or [])
@@ -129,10 +147,6 @@ def register(app: typer.Typer) -> None:
             _provision(target, address, result.root_token, spec.openbao)
             if not result.encrypted:
                 _print_shares(result.shares, [], encrypted=False)
-        except SpecError as error:
-            raise _fail(f"invalid configuration: {len(error.problems)} problem(s); run `cli.py validate --stack {stack}`", 1) from error
-        except (bootstrap.BootstrapError, DeployError) as error:
-            raise _fail(str(error), 1 if isinstance(error, bootstrap.BootstrapError) else error.exit_code) from error
 
     @group.command("provisioner")
     def provisioner(
@@ -142,9 +156,8 @@ def register(app: typer.Typer) -> None:
         gpg: Annotated[bool, typer.Option("--gpg", help="the file holds the root token PGP-encrypted (bao operator generate-root -pgp-key): decrypt with gpg")] = False,
     ) -> None:
         """Set up or refresh the provisioner (policy from the spec, new secret id) with a root token from `bao operator generate-root`, then revoke that token."""
-        from infra import bootstrap  # heavy (hvac, Automation API): only when the command runs
-        from infra.deploy import DeployError, Target
-        try:
+        from infra.deploy import Target  # heavy (Automation API): only when the command runs
+        with _reported(stack):
             spec = load_stack(stack)
             address = openbao_address(stack, addr)
             target = Target.from_environment(stack)
@@ -157,10 +170,6 @@ def register(app: typer.Typer) -> None:
             else:
                 raise _fail("no --root-token-file given and stdin is not a terminal to type the root token into", 2)
             _provision(target, address, root_token, spec.openbao)
-        except SpecError as error:
-            raise _fail(f"invalid configuration: {len(error.problems)} problem(s); run `cli.py validate --stack {stack}`", 1) from error
-        except (bootstrap.BootstrapError, DeployError) as error:
-            raise _fail(str(error), 1 if isinstance(error, bootstrap.BootstrapError) else error.exit_code) from error
 
     @group.command("unseal")
     def unseal(
@@ -171,7 +180,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Unseal OpenBao after a restart: shares from files, or typed in without echo."""
         from infra import bootstrap  # heavy (hvac): only when the command runs
-        try:
+        with _reported(stack):
             address = openbao_address(stack, addr)
             state = bootstrap.seal_state(address)
             if not state.sealed:
@@ -186,10 +195,6 @@ def register(app: typer.Typer) -> None:
                 needed = state.threshold - state.progress
                 shares = (getpass.getpass(f"Unseal share ({index + 1} of {needed}, not echoed): ") for index in range(needed))
             state = bootstrap.unseal(address, shares)
-        except SpecError as error:
-            raise _fail(f"invalid configuration: {len(error.problems)} problem(s); run `cli.py validate --stack {stack}`", 1) from error
-        except bootstrap.BootstrapError as error:
-            raise _fail(str(error)) from error
         if state.sealed:
             raise _fail(f"still sealed: {state.progress} of {state.threshold} shares accepted; run again with the remaining shares")
         console.print(f"OpenBao at {address} is unsealed.")
