@@ -111,7 +111,8 @@ def initialize(addr: str, shares: int, threshold: int, pgp_keys: list[str] | Non
 
 def create_provisioner(addr: str, root_token: str, openbao: OpenBaoSpec) -> ProvisionerLogin:
     """Mount `provisioner` (AppRole), write `platform-provisioner`, (re)write the role `pulumi`, and issue
-    a new secret id. Run again (with a fresh root token) to update the policy or rotate the secret id."""
+    a new secret id, destroying any earlier ones. Run again (with a fresh root token) to update the policy
+    or rotate the secret id."""
     bao = hvac.Client(url=addr, token=root_token, timeout=30)
     try:
         if f"{PROVISIONER_AUTH_PATH}/" not in bao.sys.list_auth_methods()["data"]:
@@ -129,7 +130,12 @@ def create_provisioner(addr: str, root_token: str, openbao: OpenBaoSpec) -> Prov
             },
         )
         role_id = bao.read(f"{role}/role-id")["data"]["role_id"]
-        secret_id = bao.write_data(f"{role}/secret-id", data={})["data"]["secret_id"]
+        issued = bao.write_data(f"{role}/secret-id", data={})["data"]
+        earlier = (bao.list(f"{role}/secret-id") or {}).get("data", {}).get("keys", [])
+        for accessor in earlier:
+            if accessor != issued["secret_id_accessor"]:
+                bao.write_data(f"{role}/secret-id-accessor/destroy", data={"secret_id_accessor": accessor})
+        secret_id = issued["secret_id"]
     except (requests.RequestException, hvac.exceptions.VaultError) as error:
         raise BootstrapError(f"OpenBao refused to set up the provisioner: {type(error).__name__}") from error
     return ProvisionerLogin(role_id=role_id, secret_id=secret_id)
