@@ -5,7 +5,9 @@ existence), `missing` (declared, not live) and `differs` (both, with the fields 
 not match). Compared: Keycloak clients, realm roles, groups (and their roles); OpenBao
 namespaces, secret engine mounts, auth methods, ACL policies (text) and AppRoles.
 Built-in objects (Keycloak's default clients and roles, OpenBao's sys/identity/cubbyhole
-mounts, the token auth method, the default/root policies) are never reported.
+mounts, the token auth method, the default/root policies) are never reported, nor are the
+provisioner's auth method and policy, which `cli.py bootstrap openbao` sets up outside the plan
+(Pulumi logs in with them; its own policy is denied to it).
 
 The OpenBao side is read relative to a base namespace (`BAO_NAMESPACE`, default the root
 namespace), so one server can hold several platforms side by side.
@@ -30,6 +32,7 @@ from rich.table import Table
 
 from infra.audit.model import is_secret
 from infra.audit.resources import Resources
+from infra.openbao_policy import PROVISIONER_AUTH_PATH, PROVISIONER_POLICY
 from infra.stack_export import ExportedResource
 
 REALM = "keycloak:index/realm:Realm"
@@ -48,8 +51,8 @@ APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
 BUILTIN_CLIENTS = frozenset({"account", "account-console", "admin-cli", "broker", "realm-management", "security-admin-console"})
 BUILTIN_ROLES = frozenset({"offline_access", "uma_authorization"})
 BUILTIN_MOUNTS = frozenset({"sys", "identity", "cubbyhole"})
-BUILTIN_AUTH = frozenset({"token"})
-BUILTIN_POLICIES = frozenset({"default", "root"})
+BUILTIN_AUTH = frozenset({"token", PROVISIONER_AUTH_PATH})
+BUILTIN_POLICIES = frozenset({"default", "root", PROVISIONER_POLICY})
 # Declared client input -> how to read the same setting from Keycloak's client representation.
 CLIENT_FIELDS: dict[str, tuple[str, Callable[[dict[str, Any]], Any], Callable[[Any], Any]]] = {
     "validRedirectUris": ("redirect URIs", lambda live: sorted(live.get("redirectUris") or []), lambda v: sorted(v or [])),

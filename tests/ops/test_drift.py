@@ -20,6 +20,7 @@ import pulumi_keycloak as keycloak
 import pulumi_vault as vault
 import pytest
 
+from infra.openbao_policy import PROVISIONER_AUTH_PATH, PROVISIONER_POLICY
 from tests.harness import plan_function
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,6 +163,12 @@ def test_drift_finds_unmanaged_and_changed_objects(keycloak_server, openbao_dev,
     declared.write_text(json.dumps(plan_function(declared_program(realm), stack="drift").document))
     admin = apply_keycloak(keycloak_server, realm)
     apply_openbao(openbao_dev, base)
+
+    # what `bootstrap openbao` sets up beside the plan, in the platform's namespace, is not drift
+    platform = openbao_dev.client(namespace=base)
+    platform.sys.enable_auth_method("approle", path=PROVISIONER_AUTH_PATH)
+    platform.sys.create_or_update_acl_policy(PROVISIONER_POLICY, 'path "sys/mounts" { capabilities = ["read"] }')
+    platform.auth.approle.create_or_update_approle("pulumi", token_policies=[PROVISIONER_POLICY], mount_point=PROVISIONER_AUTH_PATH)
 
     code, report, stderr = run_drift(declared, keycloak_server, openbao_dev, base)
     assert (code, report.get("items")) == (0, []), (stderr, [i["detail"] for i in report.get("items", [])])
