@@ -171,14 +171,11 @@ def test_dynamic_database_credentials_log_in_to_postgres(security_servers: Secur
     username, password = lease["data"]["username"], lease["data"]["password"]
     assert username.startswith(f"v-{database_role_name('psra')}-")
     database = next(s for s in SPEC.datastores if s.name == "psra-db").database
-    with psycopg.connect(
-        host=security_servers.postgres_conninfo["host"],
-        port=security_servers.postgres_conninfo["port"],
-        user=username,
-        password=password,
-        dbname=database,
-        connect_timeout=5,
-    ) as conn:
+    def connect() -> psycopg.Connection:
+        conninfo = security_servers.postgres_conninfo
+        return psycopg.connect(host=conninfo["host"], port=conninfo["port"], user=username, password=password, dbname=database, connect_timeout=5)
+
+    with connect() as conn:
         assert conn.execute("SELECT current_user").fetchone()[0] == username
         rolsuper, rolcreaterole = conn.execute(
             "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user"
@@ -192,14 +189,7 @@ def test_dynamic_database_credentials_log_in_to_postgres(security_servers: Secur
     )
     assert revoke.status_code == 204, revoke.text
     with pytest.raises(psycopg.OperationalError):
-        psycopg.connect(
-            host=security_servers.postgres_conninfo["host"],
-            port=security_servers.postgres_conninfo["port"],
-            user=username,
-            password=password,
-            dbname=database,
-            connect_timeout=5,
-        )
+        connect()
 
 
 def test_server_policies_are_the_generated_ones(security_servers: SecurityServers) -> None:
