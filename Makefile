@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: run test install install-test system-deps keycloak bench
+.PHONY: run test install install-test system-deps keycloak bench web
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ install-test: install system-deps keycloak
 ## The main job on the embedded default: the offline plan of the dev stack.
 run: install
 	$(PY) cli.py plan --stack $(STACK)
+
+## The origin app's web pages and JSON API on http://127.0.0.1:8000 in the local mode (SQLite, in-process
+## cache, one built-in user, no sign-in; loopback only).
+web: install
+	$(PY) -m app.web --host 127.0.0.1 --port 8000
 
 ## Everything the tests need, then the whole suite (real servers started by the fixtures).
 test: install-test

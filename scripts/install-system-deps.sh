@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages the toolkit and its tests use: real servers (PostgreSQL, Redis), the
 # checkers for rendered configs (promtool, amtool), an sshd test host, Graphviz for SVG
-# diagrams, and a JDK for Keycloak. Idempotent; needs root (CI and dev machines run as root).
+# diagrams, a JDK for Keycloak, and Chromium + chromedriver + pdftotext for the web pages' browser tests. Idempotent; needs root (CI and dev machines run as root).
 set -euo pipefail
-packages=(postgresql redis-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless shellcheck iproute2)
+packages=(postgresql redis-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless shellcheck iproute2 chromium chromium-driver poppler-utils)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -62,15 +62,17 @@ def _visible(session: Session, declaration_id: uuid.UUID, caller: Caller) -> Sup
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=DeclarationOut, summary="Store a supplier's declaration or LTSD")
 async def create_declaration(body: DeclarationIn, caller: UserCaller, services: ServicesDep) -> DeclarationOut:
-    def _create() -> DeclarationOut:
-        with services.sessions.begin() as session:
-            row = SupplierDeclaration(id=uuid.uuid4(), owner_id=caller.user_id, **_fields(body))
-            session.add(row)
-            session.flush()
-            record(session, caller.user_id, "declaration.create", declaration_id=row.id, type=body.type)
-            return _out(row)
+    return await run_in_threadpool(store_declaration, services, body, caller)
 
-    return await run_in_threadpool(_create)
+
+def store_declaration(services: Services, body: DeclarationIn, caller: Caller) -> DeclarationOut:
+    """Store the caller's declaration with its audit row (also used by the web pages)."""
+    with services.sessions.begin() as session:
+        row = SupplierDeclaration(id=uuid.uuid4(), owner_id=caller.user_id, **_fields(body))
+        session.add(row)
+        session.flush()
+        record(session, caller.user_id, "declaration.create", declaration_id=row.id, type=body.type)
+        return _out(row)
 
 
 @router.get("", response_model=list[DeclarationOut], summary="List declarations (own; admins all)")
