@@ -38,7 +38,7 @@ def row_values(agreement: str, rule: ProductRule) -> dict[str, Any]:
         "hs_code_to": rule.hs_to,
         "rule_text": rule.rule,
         "criteria": criteria_of(rule.rule),
-        "official_text": rule.text,
+        "official_text": rule.text or rule.rule,
         "legal_source": rule.legal_source,
         "valid_from": rule.valid_from,
         "valid_until": rule.valid_until,

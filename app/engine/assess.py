@@ -43,20 +43,36 @@ class EngineInputError(ValueError):
         self.message = message
 
 
+UNVERIFIED_SETTING = "origin.allowUnverifiedRules"
+
+
+class UnverifiedRulesRefused(EngineInputError):
+    """The assessment would rest on UNVERIFIED rules data and the deployment does not allow that."""
+
+
 @dataclass(frozen=True)
 class _Context:
     source: RuleSource
     agreement: Agreement
     assessment_date: date
+    allow_unverified: bool
 
 
-def assess(request: AssessmentRequest, source: RuleSource) -> AssessmentReport:
+def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: bool = True) -> AssessmentReport:
+    """The assessment report; `allow_unverified=False` (setting origin.allowUnverifiedRules) refuses a request
+    whose result would rest on rules data marked UNVERIFIED instead of answering with a warning."""
     agreement = source.agreement(request.agreement)
     if request.assessment_date < agreement.in_force_from:
         raise EngineInputError(
             ("assessment_date",), f"{agreement.code} applies from {agreement.in_force_from}; {request.assessment_date} is earlier"
         )
-    context = _Context(source, agreement, request.assessment_date)
+    if agreement.unverified is not None and not allow_unverified:
+        raise UnverifiedRulesRefused(
+            ("agreement",),
+            f"the rules data for {agreement.code} is UNVERIFIED ({agreement.unverified}) and this deployment refuses "
+            f"unverified rules ({UNVERIFIED_SETTING} is false)",
+        )
+    context = _Context(source, agreement, request.assessment_date, allow_unverified)
     if request.rule is not None:
         node, rule_used = _given_rule(request.rule, agreement)
     else:
@@ -67,32 +83,62 @@ def assess(request: AssessmentRequest, source: RuleSource) -> AssessmentReport:
                 f"no product-specific rule for {request.product.hs_code} under {request.agreement} in force on "
                 f"{request.assessment_date} in the rules data; give the rule in 'rule'",
             )
-        node, rule_used = _data_rule(found)
+        node, rule_used = _data_rule(context, found, ("rule",))
     product = ProductFacts(
         hs_code=request.product.hs_code,
         ex_works_price=request.product.ex_works_price,
         fob_price=request.product.fob_price,
         description=request.product.description,
     )
-    return _assess_product(context, product, tuple(dict.fromkeys(request.operations)), node, rule_used, request.materials, ("materials",))
+    report = _assess_product(context, product, tuple(dict.fromkeys(request.operations)), node, rule_used, request.materials, ("materials",))
+    if agreement.unverified is None:
+        return report
+    warning = (
+        f"UNVERIFIED: the {agreement.name} parameters used here were not checked: {agreement.unverified}. "
+        "Confirm the result against the official text before relying on it."
+    )
+    return report.model_copy(update={"warnings": (warning, *report.warnings)})
 
 
 def _given_rule(text: str, agreement: Agreement) -> tuple[Node, RuleUsed]:
     node = parse_rule(text)
-    return node, RuleUsed(text=node.text(), source="request", legal_source=f"given in the request; general provisions: {agreement.legal_source}")
+    return node, RuleUsed(
+        legal_text=text, text=node.text(), source="request", legal_source=f"given in the request; general provisions: {agreement.legal_source}"
+    )
 
 
-def _data_rule(rule: ProductRule) -> tuple[Node, RuleUsed]:
+def _data_rule(context: _Context, rule: ProductRule, loc: Loc) -> tuple[Node, RuleUsed]:
+    if rule.unverified and not context.allow_unverified:
+        raise UnverifiedRulesRefused(
+            loc,
+            f"the product-specific rule for {rule.hs} under {context.agreement.code} in the rules data is UNVERIFIED (not compared "
+            f"with the official text) and this deployment refuses unverified rules ({UNVERIFIED_SETTING} is false); "
+            "give the rule from the official text in 'rule'",
+        )
     node = parse_rule(rule.rule)
     return node, RuleUsed(
+        legal_text=rule.rule,
         text=node.text(),
         source="rules_data",
         legal_source=rule.legal_source,
+        unverified=rule.unverified,
         hs_range=rule.hs,
         valid_from=rule.valid_from,
         valid_until=rule.valid_until,
         checked_against=rule.checked_against,
     )
+
+
+def _rule_warnings(rule: RuleUsed, agreement: Agreement, materials: tuple[MaterialResult, ...]) -> tuple[str, ...]:
+    """UNVERIFIED warnings of this rule and of the rules its in-house parts were assessed under."""
+    own = ()
+    if rule.unverified:
+        own = (
+            f"UNVERIFIED: the product-specific rule for {rule.hs_range} under {agreement.code} ({rule.legal_source}) was not "
+            "compared with the official text; confirm it before relying on this result.",
+        )
+    nested = (w for m in materials if m.sub_assessment is not None for w in m.sub_assessment.warnings)
+    return tuple(dict.fromkeys((*own, *nested)))
 
 
 def _assess_product(
@@ -140,6 +186,7 @@ def _assess_product(
         tolerance=tolerance,
         operations=check,
         reasons=_reasons(agreement, originating, rule_used, evaluated, check, results, non_originating_value, product),
+        warnings=_rule_warnings(rule_used, agreement, results),
     )
 
 
@@ -179,7 +226,7 @@ def _in_house_result(context: _Context, material: Material, loc: Loc) -> Materia
                 f"in-house part: no product-specific rule for {material.hs_code} under {agreement.code}, so it cannot "
                 "acquire origin; counted at its full value as non-originating",
             )
-        node, rule_used = _data_rule(found)
+        node, rule_used = _data_rule(context, found, loc + ("rule",))
     product = ProductFacts(hs_code=material.hs_code, ex_works_price=material.value, fob_price=None, description=material.description)
     sub = _assess_product(context, product, (), node, rule_used, material.sub_materials, loc + ("sub_materials",))
     if sub.originating:

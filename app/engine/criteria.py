@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from app.engine.expression import Leaf, MaxNom, Operation, Rvc, TariffShift
+from app.engine.expression import Leaf, MaxNom, Operation, Rvc, TariffShift, WeightLimit
 from app.engine.money import at_most_percent, percent_of, total
 from app.engine.report import (
     AlternativeResult,
@@ -21,9 +21,10 @@ from app.engine.report import (
     OperationResult,
     RvcResult,
     TariffShiftResult,
+    WeightLimitResult,
 )
 
-LEVEL_NAMES = {"CC": "chapter", "CTH": "heading", "CTSH": "subheading"}
+LEVEL_NAMES = {"CC": "chapter", "CTH": "heading", "CTSH": "subheading", "ANY": "heading"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ def evaluate_alternative(leaves: tuple[Leaf, ...], subject: Subject) -> Alternat
             criteria.append(_maxnom_result(leaf, subject))
         elif isinstance(leaf, Rvc):
             criteria.append(_rvc_result(leaf, subject))
+        elif isinstance(leaf, WeightLimit):
+            criteria.append(_weight_result(leaf))
         else:
             criteria.append(_operation_result(leaf, subject))
     return AlternativeResult(
@@ -75,10 +78,11 @@ def evaluate_alternative(leaves: tuple[Leaf, ...], subject: Subject) -> Alternat
 
 
 def _shift_failures(leaf: TariffShift, subject: Subject) -> tuple[FailingMaterial, ...]:
-    own = subject.hs_code[: leaf.digits]
+    digits = leaf.digits
+    own = subject.hs_code[:digits]
     found = []
     for material in subject.non_originating:
-        if material.hs_code[: leaf.digits] == own:
+        if digits and material.hs_code[:digits] == own:
             why = f"same {LEVEL_NAMES[leaf.level]} {own} as the product"
         elif leaf.except_from is not None and leaf.except_from.contains(material.hs_code):
             why = f"excepted code ({leaf.except_from.text()})"
@@ -96,8 +100,12 @@ def _shift_result(
     if not subject.non_originating:
         met, reason = True, "no non-originating materials are used"
     elif not failing:
-        exception = f" and none is of {leaf.except_from.text()}" if leaf.except_from else ""
-        met, reason = True, f"every non-originating material is classified outside {LEVEL_NAMES[leaf.level]} {own}{exception}"
+        if leaf.level == "ANY":
+            excepted = leaf.except_from.text() if leaf.except_from else "an excepted code"
+            met, reason = True, f"no change of classification is required and no non-originating material is of {excepted}"
+        else:
+            exception = f" and none is of {leaf.except_from.text()}" if leaf.except_from else ""
+            met, reason = True, f"every non-originating material is classified outside {LEVEL_NAMES[leaf.level]} {own}{exception}"
     else:
         listed = "; ".join(f"{f.path} ({f.hs_code}, {f.value}): {f.why}" for f in failing)
         if tolerated:
@@ -174,6 +182,16 @@ def _rvc_result(leaf: Rvc, subject: Subject) -> RvcResult:
         fob_price=fob,
         vnm_value=vnm,
         rvc_percent=rvc,
+    )
+
+
+def _weight_result(leaf: WeightLimit) -> WeightLimitResult:
+    return WeightLimitResult(
+        text=leaf.text(),
+        met=False,
+        reason="a limit on net weight cannot be assessed: requests carry values, not net weights, so this criterion is not met",
+        threshold_percent=leaf.percent,
+        restricted_to=leaf.of.text() if leaf.of else None,
     )
 
 

@@ -13,9 +13,11 @@ from decimal import Decimal
 from itertools import product
 from typing import Literal
 
-ShiftLevel = Literal["CC", "CTH", "CTSH"]
+ShiftLevel = Literal["CC", "CTH", "CTSH", "ANY"]
 
-SHIFT_DIGITS: dict[ShiftLevel, int] = {"CC": 2, "CTH": 4, "CTSH": 6}
+# "ANY" is the annexes' "manufacture from materials of any heading": no change of classification is
+# required, only the exceptions apply (EU-KR Annex I Note 3.3).
+SHIFT_DIGITS: dict[ShiftLevel, int] = {"CC": 2, "CTH": 4, "CTSH": 6, "ANY": 0}
 
 MAX_ALTERNATIVES = 64
 
@@ -60,7 +62,8 @@ class TariffShift:
         return SHIFT_DIGITS[self.level]
 
     def text(self) -> str:
-        return self.level if self.except_from is None else f"{self.level} except from {self.except_from.text()}"
+        head = "manufacture from materials of any heading" if self.level == "ANY" else self.level
+        return head if self.except_from is None else f"{head} except from {self.except_from.text()}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,18 @@ class Rvc:
 
 
 @dataclass(frozen=True)
+class WeightLimit:
+    """A limit on the net weight of non-originating materials (CETA, chapter 39); requests carry no weights."""
+
+    percent: Decimal
+    of: CodeSet | None = None
+
+    def text(self) -> str:
+        scope = "" if self.of is None else f" of {self.of.text()}"
+        return f"the net weight of non-originating materials{scope} does not exceed {self.percent} % of the net weight of the product"
+
+
+@dataclass(frozen=True)
 class Operation:
     code: str
 
@@ -89,7 +104,7 @@ class Operation:
         return f"OP({self.code})"
 
 
-Leaf = TariffShift | MaxNom | Rvc | Operation
+Leaf = TariffShift | MaxNom | Rvc | WeightLimit | Operation
 
 
 @dataclass(frozen=True)

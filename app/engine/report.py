@@ -26,7 +26,7 @@ class FailingMaterial(_Report):
 
 
 class TariffShiftResult(_Report):
-    kind: Literal["CC", "CTH", "CTSH"]
+    kind: Literal["CC", "CTH", "CTSH", "ANY"] = Field(description="ANY: materials of any heading, only the exceptions count")
     text: str
     met: bool
     reason: str
@@ -61,6 +61,15 @@ class RvcResult(_Report):
     rvc_percent: Decimal | None
 
 
+class WeightLimitResult(_Report):
+    kind: Literal["weight"] = "weight"
+    text: str
+    met: bool
+    reason: str
+    threshold_percent: Decimal
+    restricted_to: str | None
+
+
 class OperationResult(_Report):
     kind: Literal["OP"] = "OP"
     text: str
@@ -69,7 +78,7 @@ class OperationResult(_Report):
     operation: str
 
 
-CriterionResult = Annotated[TariffShiftResult | MaxNomResult | RvcResult | OperationResult, Field(discriminator="kind")]
+CriterionResult = Annotated[TariffShiftResult | MaxNomResult | RvcResult | WeightLimitResult | OperationResult, Field(discriminator="kind")]
 
 
 class AlternativeResult(_Report):
@@ -91,9 +100,11 @@ class MaterialResult(_Report):
 
 
 class RuleUsed(_Report):
-    text: str
+    legal_text: str = Field(description="the rule as given: for rules data the annex's own wording, for a request its rule text")
+    text: str = Field(description="how the engine read the rule (its compact form)")
     source: Literal["request", "rules_data"]
     legal_source: str
+    unverified: bool = Field(default=False, description="rules data not compared with the official text (see warnings)")
     hs_range: str | None = None
     valid_from: date | None = None
     valid_until: date | None = None
@@ -135,3 +146,4 @@ class AssessmentReport(_Report):
     tolerance: ToleranceInfo
     operations: OperationsCheck
     reasons: tuple[str, ...]
+    warnings: tuple[str, ...] = Field(default=(), description="what the result rests on that is not verified, e.g. UNVERIFIED rules data")

@@ -59,8 +59,8 @@ def printable_text(value: str) -> str:
 
 
 FreeText = Annotated[str, Field(max_length=500), AfterValidator(printable_text)]
-HsCode = Annotated[str, Field(json_schema_extra={"pattern": r"^\d{6}(\d{2}){0,2}$", "examples": ["850110"]}), AfterValidator(_hs_code)]
-Origin = Annotated[str, Field(json_schema_extra={"pattern": r"^(EU|UNKNOWN|[A-Z]{2})$", "examples": ["CN"]}), AfterValidator(_origin)]
+HsCode = Annotated[str, Field(max_length=16, json_schema_extra={"pattern": r"^\d{6}(\d{2}){0,2}$", "examples": ["850110"]}), AfterValidator(_hs_code)]
+Origin = Annotated[str, Field(max_length=8, json_schema_extra={"pattern": r"^(EU|UNKNOWN|[A-Z]{2})$", "examples": ["CN"]}), AfterValidator(_origin)]
 RuleText = Annotated[str, Field(max_length=2000), AfterValidator(_rule)]
 Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
 PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=4, allow_inf_nan=False)]
@@ -80,7 +80,7 @@ class Proof(_Strict):
     valid_until: date | None = None
     declaration_id: UUID | None = None
     agreements: tuple[AgreementCode, ...] | None = Field(
-        default=None, description="Agreements the declaration names; when given it must include the request's agreement."
+        default=None, max_length=5, description="Agreements the declaration names; when given it must include the request's agreement."
     )
     withdrawn_on: date | None = Field(default=None, description="Date the supplier withdrew the declaration.")
 

@@ -79,15 +79,16 @@ class Agreement(_Data):
     insufficient_operations: InsufficientOperations
     statement_on_origin_validity_months: int = Field(gt=0)
     statement_on_origin_legal_source: str
+    unverified: str | None = Field(default=None, description="why these parameters are UNVERIFIED; None when they were checked")
 
 
 class ProductRule(_Data):
     """One product-specific rule for a code or range of codes, valid for a period."""
 
     hs: HsSpan
-    rule: RuleText
-    text: DataText = Field(description="the official rule, restated")
-    legal_source: DataText
+    rule: RuleText = Field(description="the rule as the annex prints it (its legal text); the engine reads this text")
+    text: DataText | None = Field(default=None, description="a plain-language restatement, where the legal text needs one")
+    legal_source: DataText = Field(description="where the rule is printed: agreement, annex, chapter and heading")
     valid_from: date
     valid_until: date | None = None
     checked_against: DataText | None = Field(default=None, description="public transcription this rule was compared with")
@@ -106,6 +107,11 @@ class ProductRule(_Data):
     @property
     def hs_to(self) -> str:
         return self.hs.split("-")[-1]
+
+    @property
+    def unverified(self) -> bool:
+        """Not compared with the official text or a public transcription of it."""
+        return self.checked_against is None
 
     def covers(self, hs_code: str, on: date) -> bool:
         return _span_contains(self.hs, hs_code) and self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)

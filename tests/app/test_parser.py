@@ -6,7 +6,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from app.engine.expression import AllOf, AnyOf, CodeRange, MaxNom, Operation, Rvc, TariffShift, alternatives
+from app.engine.expression import (
+    AllOf,
+    AnyOf,
+    CodeRange,
+    MaxNom,
+    Operation,
+    Rvc,
+    TariffShift,
+    alternatives,
+)
 from app.engine.parser import RuleSyntaxError, parse_rule
 
 
@@ -86,7 +95,9 @@ def test_errors_point_at_the_offending_position(rule, column, fragment):
 def test_error_message_marks_the_position():
     with pytest.raises(RuleSyntaxError) as raised:
         parse_rule("CTH except 8503")
-    assert raised.value.describe() == "unexpected '8503' at column 12; expected 'from': CTH except \u21928503"
+    assert raised.value.describe() == (
+        "unexpected '8503' at column 12; expected 'from'; the nearest form it reads is 'CTH except from heading 85.03': CTH except \u21928503"
+    )
 
 
 def test_explosive_rules_are_refused():
