@@ -2,7 +2,9 @@
 
 The lead's cli.py mounts `origin_app` as the `origin` sub-command. Exit codes: 0 assessed (whether or
 not the product originates), 2 invalid input (unreadable file, bad JSON, a field that fails
-validation, or a request the engine cannot assess), with one line per problem on stderr.
+validation such as a proof without the dates its type requires, or a request the engine cannot
+assess, e.g. UNVERIFIED rules data when PSRA_ORIGIN_ALLOW_UNVERIFIED_RULES=false), with one line per
+problem on stderr.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def check(
     from app.engine.assess import EngineInputError, assess, field_path
     from app.engine.request import AssessmentRequest
     from app.engine.rulebook import default_rulebook
+    from app.settings import Settings
 
     try:
         raw = json.loads(request_file.read_text(encoding="utf-8"), parse_float=Decimal)
@@ -43,7 +46,7 @@ def check(
         _fail([f"{request_file} is not valid JSON: {error}"])
     try:
         request = AssessmentRequest.model_validate(raw)
-        report = assess(request, default_rulebook())
+        report = assess(request, default_rulebook(), allow_unverified=Settings().origin_allow_unverified_rules)
     except ValidationError as error:
         _fail([f"{field_path(e['loc']) or 'request'}: {e['msg']}" for e in error.errors(include_url=False)])
     except EngineInputError as error:

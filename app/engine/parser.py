@@ -322,10 +322,10 @@ def _expected(names: set[str]) -> tuple[str, ...]:
 
 def nearest_form(rule: str, position: int) -> str | None:
     """The form the grammar reads that looks most like the clause around `position`."""
-    starts = [rule.rfind(mark, 0, position) for mark in (";", "(", " or ", " and ")]
-    begin = max(starts) + 1 if max(starts) >= 0 else 0
-    ends = [e for e in (rule.find(mark, position) for mark in (";", ")", " or ", " and ")) if e >= 0]
-    clause = rule[begin : min(ends) if ends else len(rule)].strip(" ;,.").lower()
+    marks = (";", " or ", " and ")
+    starts = [rule.rfind(mark, 0, position) + len(mark) for mark in marks if rule.rfind(mark, 0, position) >= 0]
+    ends = [e for e in (rule.find(mark, position) for mark in marks) if e >= 0]
+    clause = rule[max(starts, default=0) : min(ends, default=len(rule))].strip(" ;,.").lower()
     if not clause:
         return None
     numbers = re.compile(r"\d+(\.\d+)?")

@@ -63,13 +63,13 @@ def proof_problem(
 ) -> str | None:
     """Why the proof cannot be relied on for a material dispatched on `covers`; None when it holds.
 
-    The proof's type must be known (a declaration reference resolved by the caller)."""
+    The proof's type must be known (a declaration reference resolved by the caller); its dates are there,
+    since a proof without the dates its type requires does not validate (request.REQUIRED_DATES)."""
     if proof.agreements is not None and agreement not in proof.agreements:
         return f"the declaration names {', '.join(proof.agreements)}, not {agreement}"
     if proof.withdrawn_on is not None and proof.withdrawn_on <= assessment_date:
         return f"the supplier withdrew the declaration on {proof.withdrawn_on}"
-    if proof.issue_date is None:
-        return f"the {PROOF_NAMES.get(proof.type or '', 'proof')} has no issue date"
+    assert proof.issue_date is not None
     if proof.issue_date > assessment_date:
         return f"it is issued on {proof.issue_date}, after the assessment date {assessment_date}"
     if proof.type == "ltsd":
@@ -82,8 +82,7 @@ def proof_problem(
 
 
 def _ltsd_problem(proof: Proof, issue_date: date, covers: date) -> str | None:
-    if proof.valid_from is None or proof.valid_until is None:
-        return "the LTSD lacks its start or end date"
+    assert proof.valid_from is not None and proof.valid_until is not None
     problems = ltsd_window_problems(issue_date, proof.valid_from, proof.valid_until)
     if problems:
         return "the LTSD is invalid: " + "; ".join(problems) + f" ({LTSD_SOURCE})"

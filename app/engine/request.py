@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, model_validator
 from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 
@@ -71,14 +71,61 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The dates the law attaches to each kind of proof: a proof without them is refused, never treated as absent.
+REQUIRED_DATES: dict[str, dict[str, str]] = {
+    "ltsd": {
+        "issue_date": "an LTSD needs its issue date (issue_date; Implementing Regulation (EU) 2015/2447 Annex 22-16)",
+        "valid_from": "an LTSD needs the first day of its period (valid_from; Implementing Regulation (EU) 2015/2447 Art. 62)",
+        "valid_until": "an LTSD needs the last day of its period (valid_until; Implementing Regulation (EU) 2015/2447 Art. 62)",
+    },
+    "supplier_declaration": {
+        "issue_date": "a supplier's declaration needs its issue date (issue_date; Implementing Regulation (EU) 2015/2447 Annex 22-15)",
+    },
+    "statement_on_origin": {
+        "issue_date": "a statement on origin needs the date it was made out (issue_date); its validity runs from that date",
+    },
+}
+
+PROOF_EXAMPLES: list[JsonValue] = [
+    {"type": "ltsd", "issue_date": "2025-01-01", "valid_from": "2025-01-01", "valid_until": "2025-12-31"},
+    {"type": "supplier_declaration", "issue_date": "2025-02-10"},
+    {"type": "statement_on_origin", "issue_date": "2025-01-15"},
+    {"declaration_id": "3f2b6c1e-8d4a-4f7e-9a51-2c7d9e0b4a11"},
+]
+
+
+def _required_dates_schema(schema: JsonDict) -> None:
+    """OpenAPI: the dates each proof type requires, as if/then clauses beside the examples."""
+    schema["allOf"] = [
+        {"if": {"properties": {"type": {"const": kind}}, "required": ["type"]}, "then": {"required": list(fields)}}
+        for kind, fields in REQUIRED_DATES.items()
+    ]
+    schema["examples"] = PROOF_EXAMPLES
+
+
+def _dated(value: date | None, info: ValidationInfo) -> date | None:
+    """Refuses a proof without a date its type requires, naming the field."""
+    needed = REQUIRED_DATES.get(info.data.get("type") or "", {})
+    if value is None and info.field_name in needed:
+        raise PydanticCustomError("proof_date_missing", "{message}", {"message": needed[info.field_name], "proof_type": info.data["type"]})
+    return value
+
+
+ProofDate = Annotated[date | None, Field(default=None, validate_default=True), AfterValidator(_dated)]
+
+
 class Proof(_Strict):
-    """Proof of origin for a material; a stored declaration can stand in for type and dates."""
+    """Proof of origin for a material: an LTSD (issue_date, valid_from, valid_until), a supplier's declaration
+    (issue_date) or a statement on origin (issue_date, the date it was made out); or, through the API, a
+    stored supplier declaration by `declaration_id`, whose type and dates then come from the store."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_required_dates_schema)
 
     type: ProofType | None = None
-    issue_date: date | None = None
-    valid_from: date | None = None
-    valid_until: date | None = None
-    declaration_id: UUID | None = None
+    issue_date: ProofDate = None
+    valid_from: ProofDate = None
+    valid_until: ProofDate = None
+    declaration_id: UUID | None = Field(default=None, description="a supplier declaration stored through /v1/supplier-declarations (yours)")
     agreements: tuple[AgreementCode, ...] | None = Field(
         default=None, max_length=5, description="Agreements the declaration names; when given it must include the request's agreement."
     )

@@ -161,7 +161,13 @@ class RuleSource(Protocol):
 
 
 class RuleBook:
-    """The rules data files, validated once; implements RuleSource."""
+    """The rules data files, validated once; implements RuleSource.
+
+    Look-ups go through an index by agreement and 6-digit subheading (every HS span of the data is a
+    chapter, heading or subheading, so the subheading decides which spans cover a code), holding the
+    covering rules most specific first; a look-up then only checks dates."""
+
+    INDEX_SIZE = 8192
 
     def __init__(self, agreements: AgreementsFile, rules: Iterable[AgreementRules]) -> None:
         self.eu_member_states = agreements.eu_member_states
@@ -171,6 +177,7 @@ class RuleBook:
             if block.agreement not in self._agreements:
                 raise ValueError(f"rules for unknown agreement {block.agreement}")
             self._rules[block.agreement] = self._rules.get(block.agreement, ()) + block.rules
+        self._index: dict[tuple[str, str], tuple[ProductRule, ...]] = {}
 
     @classmethod
     def load(cls, data_dir: Path = DATA_DIR) -> RuleBook:
@@ -188,7 +195,17 @@ class RuleBook:
         return self._rules.get(agreement, ())
 
     def find_rule(self, agreement: AgreementCode, hs_code: str, on: date) -> ProductRule | None:
-        return most_specific(self.rules(agreement), hs_code, on)
+        key = (agreement, hs_code[:6])
+        covering = self._index.get(key)
+        if covering is None:
+            if len(self._index) >= self.INDEX_SIZE:
+                self._index.clear()
+            candidates = (rule for rule in self.rules(agreement) if _span_contains(rule.hs, hs_code))
+            covering = self._index[key] = tuple(sorted(candidates, key=ProductRule.specificity))
+        for rule in covering:
+            if rule.valid_from <= on and (rule.valid_until is None or on <= rule.valid_until):
+                return rule
+        return None
 
 
 def _yaml(path: Path) -> object:
