@@ -1,5 +1,6 @@
 """Pulumi entry point: load the spec from this stack's config and build the platform."""
 
-from infra.program import main
+from infra.spec.load import from_pulumi_config
+from stacks import build_platform
 
-main()
+build_platform(from_pulumi_config())

@@ -15,24 +15,28 @@ from rich.markup import escape
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from app.cli import origin_app  # noqa: E402
-from infra.cli_bootstrap import register as register_bootstrap  # noqa: E402
-from infra.cli_ops import register as register_operations  # noqa: E402
-from infra.cli_output import Stack, console, errors, report_problems  # noqa: E402
-from infra.config import load_stack  # noqa: E402
-from infra.diff import diff_exports  # noqa: E402
-from infra.export_document import dumps  # noqa: E402
-from infra.problems import SpecError  # noqa: E402
-from infra.stack_export import ExportError, parse_export, read_export  # noqa: E402
+from infra.cli.bootstrap import register as register_bootstrap  # noqa: E402
+from infra.cli.ops import register as register_operations  # noqa: E402
+from infra.cli.output import Stack, console, errors, report_problems  # noqa: E402
+from infra.plan.diff import diff_exports  # noqa: E402
+from infra.plan.document import (  # noqa: E402
+    ExportError,
+    dumps,  # noqa: E402
+    parse_export,
+    read_export,
+)
+from infra.spec.load import load_stack  # noqa: E402
+from infra.spec.problems import SpecError  # noqa: E402
 
 if TYPE_CHECKING:
-    from infra.planner import StackPlan
+    from infra.plan.offline import StackPlan
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
 def _plan_or_exit(stack: str) -> StackPlan:
     """The offline plan of `stack`; an invalid config prints every problem and exits 1."""
-    from infra.planner import plan_stack
+    from infra.plan.offline import plan_stack
 
     try:
         return plan_stack(stack)
@@ -62,7 +66,7 @@ def plan(
     diff: Annotated[Path | None, typer.Option("--diff", help="compare with an earlier plan or a real stack export")] = None,
 ) -> None:
     """Run the real program offline (Pulumi mocks) and show what `pulumi up` would create."""
-    from infra.plan_view import render_plan
+    from infra.cli.plan_view import render_plan
 
     result = _plan_or_exit(stack)
     resources = parse_export(result.document, "plan")
@@ -87,7 +91,7 @@ def render(
     output: Annotated[Path, typer.Option("--output", "-o", help="directory to write <container>/<path> into")] = Path("rendered"),
 ) -> None:
     """Write every config file the plan gives a container, to read or diff; secret files are only named."""
-    from infra.container_files import write_files
+    from infra.plan.files import write_files
 
     written, sealed = write_files(parse_export(_plan_or_exit(stack).document, "plan"), output)
     for path in written:

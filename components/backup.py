@@ -21,8 +21,8 @@ import pulumi_random as random
 
 from components.container import ContainerArgs, HardenedContainer
 from components.datastore import DatastoreCredentials
-from infra.spec import BackupSpec, HealthcheckSpec, ServiceSpec, VolumeMount
-from infra.templates import render
+from infra.spec.models import BackupSpec, HealthcheckSpec, ServiceSpec, VolumeMount
+from templates import render
 
 CONFIG_FILE = "/etc/backup/backup.json"
 KEY_FILE = "/run/secrets/backup-key"

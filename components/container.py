@@ -30,8 +30,8 @@ import pulumi_docker as docker
 
 from components.network import LABEL_PREFIX
 from components.service_image import ImageResource, image_for, image_reference
-from infra.labels import RoutingPolicy, traefik_labels
-from infra.spec import SECRET_KEY_PATTERN, HealthcheckSpec, ServiceSpec
+from infra.spec.traefik_labels import RoutingPolicy, traefik_labels
+from infra.spec.models import SECRET_KEY_PATTERN, HealthcheckSpec, ServiceSpec
 
 SECRET_FILE_MODE = "0400"
 CONFIG_FILE_MODE = "0444"

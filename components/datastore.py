@@ -21,8 +21,8 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.container import ContainerArgs, HardenedContainer
-from infra.spec import DatastoreSpec, HealthcheckSpec, ServiceSpec, VolumeMount
-from infra.templates import render
+from infra.spec.models import DatastoreSpec, HealthcheckSpec, ServiceSpec, VolumeMount
+from templates import render
 
 SECRETS_DIR = "/run/secrets"
 PASSWORD_LENGTH = 32

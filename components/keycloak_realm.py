@@ -16,7 +16,7 @@ import pulumi
 import pulumi_keycloak as keycloak
 import pulumi_random as random
 
-from infra.spec import KeycloakClientSpec, KeycloakGroupSpec, KeycloakRealmSpec
+from infra.spec.models import KeycloakClientSpec, KeycloakGroupSpec, KeycloakRealmSpec
 
 CLIENT_SECRET_LENGTH = 48
 OTP_AUTHENTICATOR = "auth-otp-form"

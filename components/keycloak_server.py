@@ -16,8 +16,8 @@ from typing import Any
 import pulumi
 import pulumi_random as random
 
-from infra.spec import DatastoreSpec, HealthcheckSpec, ServiceSpec
-from infra.templates import render
+from infra.spec.models import DatastoreSpec, HealthcheckSpec, ServiceSpec
+from templates import render
 
 CONFIG_FILE = "/opt/keycloak/conf/keycloak.conf"
 HTTP_PORT = 8080

@@ -18,10 +18,16 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.container import SERVICE_LABEL, STACK_LABEL, ContainerArgs, HardenedContainer, HostMount
-from infra.labels import RoutingPolicy
-from infra.spec import HealthcheckSpec, ServiceSpec
-from infra.templates import TEMPLATE_DIR, render
+from components.container import (
+    SERVICE_LABEL,
+    STACK_LABEL,
+    ContainerArgs,
+    HardenedContainer,
+    HostMount,
+)
+from infra.spec.models import HealthcheckSpec, ServiceSpec
+from infra.spec.traefik_labels import RoutingPolicy
+from templates import TEMPLATE_DIR, render
 
 PROMETHEUS_PORT = 9090
 ALERTMANAGER_PORT = 9093

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from infra.spec import NetworkSpec
+from infra.spec.models import NetworkSpec
 
 LABEL_PREFIX = "nl.sevensa.platform"
 

@@ -18,9 +18,9 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.container import ContainerArgs, HardenedContainer
-from infra.labels import RoutingPolicy, path_router_labels, proxy_network
-from infra.spec import HealthcheckSpec, ServiceSpec
-from infra.templates import render
+from infra.spec.models import HealthcheckSpec, ServiceSpec
+from infra.spec.traefik_labels import RoutingPolicy, path_router_labels, proxy_network
+from templates import render
 
 PORT = 4180
 METRICS_PORT = 44180

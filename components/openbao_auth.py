@@ -19,8 +19,13 @@ import pulumi_vault as vault
 
 from components.openbao_namespaces import ROOT, OpenBaoNamespaces
 from components.openbao_policies import OpenBaoPolicies
-from infra.openbao_policy import ADMIN_POLICY, APPROLE_PATH, OIDC_PATH, USERPASS_PATH
-from infra.spec import AppRoleSpec, ServiceSpec
+from infra.spec.models import AppRoleSpec, ServiceSpec
+from infra.spec.openbao_policy import (
+    ADMIN_POLICY,
+    APPROLE_PATH,
+    OIDC_PATH,
+    USERPASS_PATH,
+)
 
 OIDC_ROLE = "admin"
 JWT_ROLE = "admin-jwt"

@@ -1,7 +1,7 @@
 """OpenBao secrets engines: KV v2, transit keys, PostgreSQL dynamic credentials, internal PKI.
 
 Mount paths come from the secrets matrix (`SecretPathSpec.mount`), so the policies of
-`infra.openbao_policy` and the mounts here always agree. Every engine has bounded lease
+`infra.spec.openbao_policy` and the mounts here always agree. Every engine has bounded lease
 TTLs; transit keys cannot be exported or deleted; PKI roles are limited to the platform's
 domain (BAO-08).
 """
@@ -14,8 +14,13 @@ import pulumi
 import pulumi_vault as vault
 
 from components.openbao_namespaces import ROOT, OpenBaoNamespaces
-from infra.openbao_policy import DATABASE_MOUNT, PKI_MOUNT, database_role_name, namespaced
-from infra.spec import OpenBaoSpec
+from infra.spec.models import OpenBaoSpec
+from infra.spec.openbao_policy import (
+    DATABASE_MOUNT,
+    PKI_MOUNT,
+    database_role_name,
+    namespaced,
+)
 
 PKI_ROLE = "internal-services"
 PKI_LEAF_TTL_SECONDS = 86_400

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_vault as vault
 
-from infra.openbao_policy import PROVISIONER_AUTH_PATH
-from infra.security_settings import ProvisionerCredentials
+from infra.spec.openbao_policy import PROVISIONER_AUTH_PATH
+from infra.spec.security_settings import ProvisionerCredentials
 
 ROOT = ""
 

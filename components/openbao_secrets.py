@@ -17,7 +17,7 @@ import pulumi_vault as vault
 
 from components.openbao_engines import OpenBaoEngines
 from components.openbao_namespaces import OpenBaoNamespaces
-from infra.spec import OpenBaoSpec, SecretPathSpec
+from infra.spec.models import OpenBaoSpec, SecretPathSpec
 
 KV_MAX_VERSIONS = 10
 OPERATOR_PLACEHOLDER = {"status": "unset", "set_with": "bao kv put"}

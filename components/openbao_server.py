@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.spec import HealthcheckSpec, ServiceSpec
-from infra.templates import render
+from infra.spec.models import HealthcheckSpec, ServiceSpec
+from templates import render
 
 CONFIG_DIR = "/openbao/config"
 CONFIG_FILE = f"{CONFIG_DIR}/openbao.hcl"

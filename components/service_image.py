@@ -14,7 +14,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from infra.spec import ServiceSpec
+from infra.spec.models import ServiceSpec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,9 +17,9 @@ import pulumi
 import pulumi_docker as docker
 
 from components.container import ContainerArgs, HardenedContainer, HostMount
-from infra.labels import RoutingPolicy
-from infra.spec import HealthcheckSpec, ServiceSpec, TlsMode
-from infra.templates import render
+from infra.spec.models import HealthcheckSpec, ServiceSpec, TlsMode
+from infra.spec.traefik_labels import RoutingPolicy
+from templates import render
 
 CONFIG_DIR = "/etc/traefik"
 STATIC_CONFIG = f"{CONFIG_DIR}/traefik.yml"

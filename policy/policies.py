@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 from pulumi_policy import Severity as PolicySeverity
 from pulumi_policy.policy import PolicyResource
 from pulumi_policy.proxy import _DictProxy, _ListProxy
@@ -20,7 +25,7 @@ from pulumi_policy.proxy import _DictProxy, _ListProxy
 from infra.audit import RULES
 from infra.audit.model import Rule, Severity
 from infra.audit.resources import Resources
-from infra.stack_export import ExportedResource
+from infra.plan.document import ExportedResource
 
 PACK_NAME = "sevensa-platform-invariants"
 ENFORCEMENT = {

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.network import NetworksArgs, PlatformNetworks
-from infra.spec import PlatformSpec
+from infra.spec.models import PlatformSpec
 from stacks import ai as ai_stack
 from stacks import backup as backup_stack
 from stacks import core as core_stack

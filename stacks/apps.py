@@ -15,13 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
 import pulumi
 
 from components.container import HardenedContainer
-from infra.spec import ServiceSpec
+from infra.spec.models import ServiceSpec
 from stacks.context import PlatformContext
 from stacks.datastores import credentials as datastore_credentials
-from stacks.services import APPROLE_CREDENTIALS, CLIENT_SECRETS, CONTAINERS, service_container
+from stacks.services import (
+    APPROLE_CREDENTIALS,
+    CLIENT_SECRETS,
+    CONTAINERS,
+    service_container,
+)
 
 SECRETS_DIR = "/run/secrets"
 FORWARD_AUTH_CLIENT = "oauth2-proxy"

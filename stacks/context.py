@@ -14,7 +14,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.network import PlatformNetworks
-from infra.spec import PlatformSpec
+from infra.spec.models import PlatformSpec
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pulumi_random as random
 
 from components.oauth2_proxy import OAuth2Proxy, OAuth2ProxyArgs, forward_auth_address
 from components.traefik import Traefik, TraefikArgs
-from infra.spec import PlatformSpec
+from infra.spec.models import PlatformSpec
 from stacks.context import PlatformContext
 from stacks.datastores import build_datastores
 from stacks.services import CLIENT_SECRETS, ROUTING, register, service_spec

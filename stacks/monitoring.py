@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.monitoring import Monitoring, MonitoringArgs, ScrapeJob
-from infra.spec import PlatformSpec
+from infra.spec.models import PlatformSpec
 from stacks.apps import openbao_fields
 from stacks.context import PlatformContext
 from stacks.services import register, routing, service_spec

@@ -24,16 +24,20 @@ import pulumi
 import pulumi_keycloak as keycloak
 import pulumi_random as random
 
-from components import keycloak_server, openbao_server
+from components import keycloak_server, openbao_server, readiness
 from components.datastore import DatastoreCredentials
 from components.keycloak_realm import KeycloakRealm, KeycloakRealmArgs, redirect_uris
 from components.openbao_auth import KeycloakIssuer, OpenBaoAuth, OpenBaoAuthArgs
-from components.openbao_engines import OpenBaoEngines, OpenBaoEnginesArgs, PostgresTarget
+from components.openbao_engines import (
+    OpenBaoEngines,
+    OpenBaoEnginesArgs,
+    PostgresTarget,
+)
 from components.openbao_namespaces import OpenBaoNamespaces, OpenBaoNamespacesArgs
 from components.openbao_policies import OpenBaoPolicies, OpenBaoPoliciesArgs
 from components.openbao_secrets import OpenBaoSecrets, OpenBaoSecretsArgs
-from infra import readiness, security_settings
-from infra.spec import DatastoreSpec, PlatformSpec, ServiceSpec
+from infra.spec import security_settings
+from infra.spec.models import DatastoreSpec, PlatformSpec, ServiceSpec
 from stacks.context import PlatformContext
 from stacks.datastores import credentials as datastore_credentials
 from stacks.services import service_container, service_spec

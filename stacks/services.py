@@ -13,8 +13,8 @@ from typing import Any
 import pulumi_docker as docker
 
 from components.container import ContainerArgs, HardenedContainer
-from infra.labels import RoutingPolicy
-from infra.spec import ServiceSpec
+from infra.spec.models import ServiceSpec
+from infra.spec.traefik_labels import RoutingPolicy
 from stacks.context import PlatformContext
 
 # keys of `context.shared` that stacks exchange values under

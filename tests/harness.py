@@ -11,12 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from infra.config import as_pulumi_config, build_spec
-from infra.export_document import build_export
-from infra.plan import run_program
-from infra.program import main
-from infra.spec import PROJECT, PlatformSpec
-from infra.stack_export import ExportedResource, parse_export
+from infra.plan.document import ExportedResource, build_export, parse_export
+from infra.plan.offline import run_program
+from infra.spec.load import as_pulumi_config, build_spec, from_pulumi_config
+from infra.spec.models import PROJECT, PlatformSpec
+from stacks import build_platform
 
 BASE_CONFIG: dict[str, Any] = {
     "domain": "sevensa.nl",
@@ -52,9 +51,12 @@ def spec_for(overrides: dict[str, Any] | None = None, stack: str = "test") -> Pl
 
 
 def plan_config(overrides: dict[str, Any] | None = None, stack: str = "test") -> Planned:
-    """Plan the whole program for `BASE_CONFIG` + overrides, config passed as Pulumi config."""
+    """Plan the whole program for `BASE_CONFIG` + overrides, config passed as Pulumi config.
+
+    The program reads its spec from the runtime config, as `__main__.py` does under the real engine.
+    """
     raw = {**BASE_CONFIG, **(overrides or {})}
-    run = run_program(main, project=PROJECT, stack=stack, config=as_pulumi_config(raw))
+    run = run_program(lambda: build_platform(from_pulumi_config()), project=PROJECT, stack=stack, config=as_pulumi_config(raw))
     document = build_export(run)
     return Planned(document=document, resources=parse_export(document))
 

@@ -1,4 +1,6 @@
-"""Audit of the declared platform: rules from `security-invariants.md` plus auditor reports.
+"""Stage 3, document -> reports. Takes a stack-export document (a plan's or a real export) and
+gives the audit (rules from `security-invariants.md`), the auditor reports and the
+architecture diagram (`diagram`).
 
 `audit(resources)` runs every rule on an export (a plan's or a real `pulumi stack export`)
 and builds the secret access matrix, the network exposure map and the identity matrix.
@@ -9,11 +11,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.audit import backups, container, keycloak, monitoring, network, openbao, secrets, traefik
+from infra.audit import (
+    backups,
+    container,
+    keycloak,
+    monitoring,
+    network,
+    openbao,
+    secrets,
+    traefik,
+)
 from infra.audit.model import Finding, Rule, Severity
 from infra.audit.reports import Reports, build_reports
 from infra.audit.resources import Resources
-from infra.stack_export import ExportedResource
+from infra.plan.document import ExportedResource
 
 RULES: tuple[Rule, ...] = (
     *container.RULES,

@@ -10,9 +10,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from infra.audit.model import Rule, Severity, known, number, rules_on, strings, text, truthy
-from infra.audit.resources import BUILT_IMAGE, DOCKER_SOCKET, REMOTE_IMAGE, Container, Resources, image_repository
-from infra.spec import IMAGE_PATTERN
+from infra.audit.model import (
+    Rule,
+    Severity,
+    known,
+    number,
+    rules_on,
+    strings,
+    text,
+    truthy,
+)
+from infra.audit.resources import (
+    BUILT_IMAGE,
+    DOCKER_SOCKET,
+    REMOTE_IMAGE,
+    Container,
+    Resources,
+    image_repository,
+)
+from infra.spec.models import IMAGE_PATTERN
 
 CAPABILITY_ALLOWLIST = frozenset({"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "IPC_LOCK", "KILL"})
 ROOT_USERS = frozenset({"0", "root"})

@@ -10,10 +10,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from infra.audit.model import Rule, Severity, duration_seconds, known, number, rules_on, strings, text, truthy
+from infra.audit.model import (
+    Rule,
+    Severity,
+    duration_seconds,
+    known,
+    number,
+    rules_on,
+    strings,
+    text,
+    truthy,
+)
 from infra.audit.resources import Container, Resources
 from infra.audit.traefik_config import TraefikConfig
-from infra.stack_export import ExportedResource
+from infra.plan.document import ExportedResource
 
 REALM = "keycloak:index/realm:Realm"
 CLIENT = "keycloak:openid/client:Client"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from infra.audit.model import Rule, Severity, number, text, truthy
 from infra.audit.resources import DATASTORE_ROLES, Container, Resources
-from infra.stack_export import ExportedResource
+from infra.plan.document import ExportedResource
 
 EDGE_PORTS = frozenset({80, 443})
 ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})

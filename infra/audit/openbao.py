@@ -12,11 +12,29 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from infra.audit.model import Rule, Severity, known, number, rules_on, seconds, strings, text, truthy
+from infra.audit.model import (
+    Rule,
+    Severity,
+    known,
+    number,
+    rules_on,
+    seconds,
+    strings,
+    text,
+    truthy,
+)
 from infra.audit.resources import Container, Resources
 from infra.audit.traefik_config import TraefikConfig
-from infra.audit.vault_config import AUDIT, JWT_ROLE, HclError, VaultConfig, blocks, find_values, server_config
-from infra.stack_export import ExportedResource
+from infra.audit.vault_config import (
+    AUDIT,
+    JWT_ROLE,
+    HclError,
+    VaultConfig,
+    blocks,
+    find_values,
+    server_config,
+)
+from infra.plan.document import ExportedResource
 
 DATABASE_ROLE = "vault:database/secretBackendRole:SecretBackendRole"
 PKI_ROLE = "vault:pkiSecret/secretBackendRole:SecretBackendRole"

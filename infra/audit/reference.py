@@ -1,6 +1,6 @@
 """What the seed says the platform should look like, as the audit compares against it.
 
-The seed catalog (`infra/catalog.yaml`) is the auditor's reference: the routes that may
+The seed catalog (`infra/spec/catalog.yaml`) is the auditor's reference: the routes that may
 be public (everything else sits behind forward-auth), the documented exceptions to the
 hardened container defaults, the egress allow-list with its reasons, the AppRole access
 matrix and the realm's groups, roles and clients. It is rendered for the domain the
@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from infra import catalog
-from infra.spec import KeycloakRealmSpec, OpenBaoSpec, ServiceSpec
+from infra.spec import catalog
+from infra.spec.models import KeycloakRealmSpec, OpenBaoSpec, ServiceSpec
 
 FALLBACK_DOMAIN = "example.invalid"
 

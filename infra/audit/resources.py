@@ -14,9 +14,18 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.audit.model import UnknownValueError, is_secret, is_unknown, known, number, strings, text, truthy
+from infra.audit.model import (
+    UnknownValueError,
+    is_secret,
+    is_unknown,
+    known,
+    number,
+    strings,
+    text,
+    truthy,
+)
 from infra.audit.reference import SeedReference, seed_reference, seed_subdomains
-from infra.stack_export import ExportedResource
+from infra.plan.document import ExportedResource
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"

@@ -13,8 +13,8 @@ from typing import Any
 
 from infra.audit.model import Rule, Severity, is_secret, is_unknown, rules_on
 from infra.audit.resources import Container, Resources, Upload
-from infra.spec import SECRET_KEY_PATTERN
-from infra.stack_export import ExportedResource
+from infra.plan.document import ExportedResource
+from infra.spec.models import SECRET_KEY_PATTERN
 
 SENSITIVE_KEY = re.compile(rf"{SECRET_KEY_PATTERN.pattern}|(encryption|signing|access|master|private|secret)[_-]?key", re.I)
 # Keys that mention a secret but hold metadata about it (a TTL, a policy, a file path …).

@@ -17,7 +17,7 @@ from lark.exceptions import LarkError
 
 from infra.audit.model import strings, text
 from infra.audit.resources import Container, Resources
-from infra.stack_export import ExportedResource
+from infra.plan.document import ExportedResource
 
 POLICY = "vault:index/policy:Policy"
 APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"

@@ -15,8 +15,13 @@ from typing import Any
 
 from keycloak import KeycloakAdmin
 
-from infra.stack_export import ExportedResource
-from tests.conformance.plan_resources import PlannedResource, UnhandledInput, planned, seconds
+from infra.plan.document import ExportedResource
+from tests.conformance.plan_resources import (
+    PlannedResource,
+    UnhandledInput,
+    planned,
+    seconds,
+)
 
 ACCESS_TYPES = {"CONFIDENTIAL": {"publicClient": False, "bearerOnly": False}}
 

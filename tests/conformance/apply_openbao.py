@@ -21,8 +21,13 @@ from typing import Any
 
 import hvac
 
-from infra.stack_export import ExportedResource
-from tests.conformance.plan_resources import PlannedResource, UnhandledInput, planned, snake
+from infra.plan.document import ExportedResource
+from tests.conformance.plan_resources import (
+    PlannedResource,
+    UnhandledInput,
+    planned,
+    snake,
+)
 
 Substitute = Callable[[PlannedResource, str], str]
 

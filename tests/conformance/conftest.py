@@ -21,11 +21,15 @@ import hvac
 import pytest
 from psycopg import sql
 
-from infra import bootstrap
-from infra.openbao_policy import PROVISIONER_AUTH_PATH
-
+from infra.ops import bootstrap
+from infra.spec.openbao_policy import PROVISIONER_AUTH_PATH
 from tests.conformance.apply_keycloak import AppliedKeycloak, KeycloakApplier
-from tests.conformance.apply_openbao import AppliedOpenBao, OpenBaoApplier, OpenBaoSubstitutions, PostgresEndpoint
+from tests.conformance.apply_openbao import (
+    AppliedOpenBao,
+    OpenBaoApplier,
+    OpenBaoSubstitutions,
+    PostgresEndpoint,
+)
 from tests.conformance.plan_resources import PlannedResource
 from tests.harness import Planned, spec_for
 from tests.servers.fixtures import serve

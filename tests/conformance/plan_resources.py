@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.plan import SECRET_SIG
-from infra.stack_export import ExportedResource
+from infra.plan.document import SECRET_SIG, ExportedResource
 
 CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.conformance.browser_login import LoginFailed, OidcClient, OtpDevice, browser, forms, pkce_pair
+from tests.conformance.browser_login import (
+    LoginFailed,
+    OidcClient,
+    OtpDevice,
+    browser,
+    forms,
+    pkce_pair,
+)
 from tests.conformance.conftest import SecurityServers
 from tests.harness import spec_for
 

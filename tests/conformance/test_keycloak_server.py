@@ -17,7 +17,12 @@ import pytest
 
 from components.keycloak_server import ADMIN_USERNAME, config_text
 from tests.servers._process import LOOPBACK, ServerProcess, free_port
-from tests.servers.keycloak_server import BUILD_OPTIONS, _java_env, _private_copy, keycloak_home
+from tests.servers.keycloak_server import (
+    BUILD_OPTIONS,
+    _java_env,
+    _private_copy,
+    keycloak_home,
+)
 
 pytestmark = pytest.mark.servers
 

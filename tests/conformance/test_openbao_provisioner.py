@@ -6,8 +6,8 @@ import hvac
 import hvac.exceptions
 import pytest
 
-from infra import bootstrap
-from infra.openbao_policy import PROVISIONER_AUTH_PATH, PROVISIONER_POLICY
+from infra.ops import bootstrap
+from infra.spec.openbao_policy import PROVISIONER_AUTH_PATH, PROVISIONER_POLICY
 from tests.harness import spec_for
 
 pytestmark = pytest.mark.servers

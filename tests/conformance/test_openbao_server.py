@@ -26,10 +26,15 @@ import hvac
 import hvac.exceptions
 import pytest
 
+from components import readiness
 from components.openbao_server import AUDIT_VOLUME, STORAGE_VOLUME, server_config
-from infra import bootstrap, readiness
-from infra.openbao_policy import PROVISIONER_AUTH_PATH, PROVISIONER_POLICY, PROVISIONER_ROLE
-from infra.spec import VolumeMount
+from infra.ops import bootstrap
+from infra.spec.models import VolumeMount
+from infra.spec.openbao_policy import (
+    PROVISIONER_AUTH_PATH,
+    PROVISIONER_POLICY,
+    PROVISIONER_ROLE,
+)
 from tests.harness import spec_for
 from tests.servers._process import LOOPBACK, ServerProcess, free_port_pair
 from tests.servers.openbao import find_bao_binary

@@ -17,7 +17,7 @@ import yaml
 
 from components.monitoring import RULES_DIR
 from tests.harness import Planned
-from tests.unit.platform_helpers import file_content
+from tests.components.platform_helpers import file_content
 
 HERE = Path(__file__).resolve().parent
 
@@ -132,7 +132,7 @@ def test_alertmanager_start_script_is_valid_shell(prod_plan: Planned, tmp_path: 
 @pytest.mark.servers
 def test_alertmanager_start_script_reads_the_webhook_from_a_real_openbao(own_openbao_dev, tmp_path: Path) -> None:
     """The rendered entrypoint logs in with AppRole and writes only the webhook, mode 0600."""
-    from infra.templates import render
+    from templates import render
 
     openbao_dev = own_openbao_dev
     webhook = "https://hooks.slack.com/services/T000/B000/not-a-real-token"
@@ -161,7 +161,7 @@ def test_alertmanager_start_script_reads_the_webhook_from_a_real_openbao(own_ope
 
 
 def test_alertmanager_start_script_without_approle_material_says_so(tmp_path: Path) -> None:
-    from infra.templates import render
+    from templates import render
 
     target = tmp_path / "slack-webhook"
     script = render("alertmanager/start.sh.j2", webhook_file=str(target), approle="monitoring-role", secret_api_path="sevensa/data/x")

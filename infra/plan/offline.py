@@ -1,0 +1,246 @@
+"""Offline plan: run the real Pulumi program in-process under Pulumi's mock runtime.
+
+No Pulumi CLI, no Docker, no credentials, no network. Every `RegisterResource` call is
+recorded as the SDK sends it on the wire (camelCase names, secrets still marked), so the
+document built from it has the shape of `pulumi stack export` (see `infra.plan.document`).
+
+Each run executes inside a fresh `contextvars.Context` and a fresh event loop: Pulumi keeps
+its root resource, config and settings in context variables, and reusing them across runs
+would leak one plan's resources into the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format, struct_pb2
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource_runtime
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.settings import set_root_resource
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.plan.document import (
+    SECRET_SIG,
+    SECRET_VALUE,
+    STACK_TYPE,
+    build_export,
+    is_secret,
+)
+from infra.spec import load
+from infra.spec.models import PlatformSpec
+from stacks import build_platform
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+capture_stack_trace = pulumi_resource_runtime._get_stack_trace
+
+
+@dataclass
+class Registration:
+    """One resource as the program registered it (wire form: secrets still wrapped)."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    id: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    version: str = ""
+    delete_before_replace: bool = False
+    protect: bool = False
+
+
+def mock_secret(name: str, kind: str) -> str:
+    """A stand-in secret value for the offline plan: deterministic, obviously not real."""
+    return "mock-" + hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:24]
+
+
+# What pulumi_random computes, per resource type (the provider marks the secret ones).
+RANDOM_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "random:index/randomPassword:RandomPassword": ("result", "bcryptHash"),
+    "random:index/randomString:RandomString": ("result",),
+    "random:index/randomId:RandomId": ("hex", "b64Url", "b64Std", "dec"),
+    "random:index/randomBytes:RandomBytes": ("base64", "hex"),
+    "random:index/randomUuid:RandomUuid": ("result",),
+}
+
+
+class PlanMocks(pulumi_mocks.Mocks):
+    """Outputs = inputs plus what the provider would compute; random values are stand-ins."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        outputs = dict(args.inputs)
+        token = args.typ
+        for output in RANDOM_OUTPUTS.get(token, ()):
+            outputs[output] = mock_secret(args.name, f"{token}.{output}")
+        if token == "keycloak:openid/client:Client" and "clientSecret" not in outputs:
+            outputs["clientSecret"] = mock_secret(args.name, token)
+        if token.startswith("docker:index/remoteImage"):
+            outputs.setdefault("repoDigest", f"{args.inputs.get('name', args.name)}@sha256:{'0' * 64}")
+            outputs.setdefault("imageId", f"sha256:{hashlib.sha256(args.name.encode()).hexdigest()}")
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps what `pulumi stack export` would show of each resource."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, Registration] = {}
+        self.stack_outputs: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # Pulumi qualifies a child's type with its ancestors' type chain (the stack excluded);
+        # the stock mock monitor keeps only the nearest parent.
+        qualified = type_
+        if parent and type_ != STACK_TYPE:
+            parent_type = parent.split("::")[2]
+            if parent_type != STACK_TYPE:
+                qualified = f"{parent_type}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == STACK_TYPE:
+            return response
+        _mark_secret_outputs(response.object, request)
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent,
+            provider=request.provider,
+            id=response.id if request.custom else "",
+            inputs=json_format.MessageToDict(request.object),
+            outputs=json_format.MessageToDict(response.object) if request.custom else {},
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={
+                key: sorted(set(value.urns)) for key, value in request.propertyDependencies.items() if value.urns
+            },
+            additional_secret_outputs=sorted(request.additionalSecretOutputs),
+            version=request.version,
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            protect=bool(request.protect),
+        )
+        with self._lock:
+            self.registrations[registration.urn] = registration
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        outputs = json_format.MessageToDict(request.outputs)
+        with self._lock:
+            if request.urn.split("::")[2] == STACK_TYPE:
+                self.stack_outputs = outputs
+            elif request.urn in self.registrations:
+                self.registrations[request.urn].outputs = outputs
+        return super().RegisterResourceOutputs(request)
+
+
+def _mark_secret_outputs(outputs: struct_pb2.Struct, request: Any) -> None:
+    """Do what the engine does: wrap declared-secret outputs (and outputs of secret inputs).
+
+    The stock mock monitor returns them in plaintext, so everything the program derives
+    from e.g. a RandomPassword's `result` would silently stop being secret.
+    """
+    inputs = json_format.MessageToDict(request.object)
+    secret_keys = set(request.additionalSecretOutputs) | {k for k, v in inputs.items() if is_secret(v)}
+    for key in secret_keys & set(outputs.keys()):
+        value = json_format.MessageToDict(outputs)[key]
+        if is_secret(value):
+            continue
+        outputs[key] = {SECRET_SIG: SECRET_VALUE, "value": value}
+
+
+@dataclass
+class PlanRun:
+    """What one offline run of the program registered."""
+
+    project: str
+    stack: str
+    registrations: list[Registration]
+    stack_outputs: dict[str, Any]
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+) -> PlanRun:
+    """Run `program` under mocks with `config` as its Pulumi config; return every registration."""
+    monitor = RecordingMonitor(PlanMocks())
+
+    def run() -> None:
+        # The SDK walks and formats the whole Python stack for every resource to tell the
+        # engine which source line declared it; a plan has no engine to show it, and this
+        # was a fifth of the plan's time.
+        pulumi_resource_runtime._get_stack_trace = source_pb2.StackTrace
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        try:
+            set_all_config(dict(config or {}), secret_keys or [])
+            pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor)
+            # set_mocks makes and finishes a root stack at once; the program's exports
+            # need one that stays open while it runs, as the real language host makes.
+            set_root_resource(None)
+            _sync_await(run_in_stack(program))
+        finally:
+            # Pulumi's RPC worker threads each create an event loop; ending the threads now
+            # lets those loops close while the interpreter is intact (not at exit, noisily).
+            loop.run_until_complete(loop.shutdown_default_executor())
+            asyncio.set_event_loop(None)
+            loop.close()
+            pulumi_resource_runtime._get_stack_trace = capture_stack_trace
+
+    contextvars.Context().run(run)
+    return PlanRun(project=project, stack=stack, registrations=list(monitor.registrations.values()), stack_outputs=monitor.stack_outputs)
+
+
+@dataclass
+class StackPlan:
+    spec: PlatformSpec
+    document: dict[str, Any]
+
+
+def plan_stack(stack: str, project_dir: Path = load.PROJECT_DIR) -> StackPlan:
+    """Stack file (read once) -> validated spec (all problems at once) -> the program under mocks -> document.
+
+    The program gets the spec built here, not one re-derived from the runtime config: the
+    config is still set, as Pulumi would set it, for what reads other namespaces.
+    """
+    stack_file = load.read_stack(stack, project_dir)
+    spec = stack_file.spec()
+    secure = {key: value for key, value in stack_file.raw.items() if isinstance(value, dict) and "secure" in value}
+    plain = {key: value for key, value in stack_file.raw.items() if key not in secure}
+    run = run_program(
+        lambda: build_platform(spec),
+        project=spec.project,
+        stack=stack,
+        # encrypted config cannot be read offline: the program sees a stand-in, still secret
+        config=load.as_pulumi_config(plain) | {f"{load.NAMESPACE}:{key}": f"<encrypted {key}>" for key in secure},
+        secret_keys=[f"{load.NAMESPACE}:{key}" for key in secure],
+    )
+    return StackPlan(spec=spec, document=build_export(run))

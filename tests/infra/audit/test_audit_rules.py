@@ -1,0 +1,82 @@
+"""Every audit rule fires on its broken platform, naming the right resource, and accepts its
+near miss; the compliant platform has no finding at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.audit import RULES, RULES_BY_ID, audit
+from infra.audit.model import Finding
+from infra.plan.document import parse_export
+from tests.infra.audit.crafted import compliant_document
+from tests.infra.audit.rule_cases import CASES
+
+
+def findings(document: dict) -> list[Finding]:
+    return audit(parse_export(document), "crafted").findings
+
+
+def test_rules_are_many_and_drawn_from_the_invariants() -> None:
+    families = {rule.family for rule in RULES}
+    assert len(RULES) >= 40
+    assert families == {"CR", "NW", "HOST", "TLS", "TR", "KC", "BAO", "SEC", "BK", "MON"}
+    assert all(rule.title and rule.fix and rule.source for rule in RULES)
+
+
+def test_every_rule_has_a_case() -> None:
+    assert sorted(CASES) == sorted(RULES_BY_ID)
+
+
+def test_compliant_platform_has_no_findings() -> None:
+    assert [f"{f.rule} {f.message}" for f in findings(compliant_document())] == []
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_fires_on_its_violation(rule_id: str) -> None:
+    document = compliant_document()
+    urn = CASES[rule_id].fire(document)
+    fired = [f for f in findings(document) if f.rule == rule_id]
+    assert fired, f"{rule_id} did not fire"
+    assert urn in {f.urn for f in fired}, f"{rule_id} named {[f.urn for f in fired]}, expected {urn}"
+    assert all(f.severity == RULES_BY_ID[rule_id].severity and f.fix == RULES_BY_ID[rule_id].fix for f in fired)
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_accepts_its_near_miss(rule_id: str) -> None:
+    document = compliant_document()
+    near_miss = CASES[rule_id].near_miss
+    if near_miss is not None:
+        near_miss(document)
+    assert [f.message for f in findings(document) if f.rule == rule_id] == []
+
+
+def test_unknown_values_are_not_violations() -> None:
+    """A value unknown at preview (fact 4) is skipped, not reported."""
+    document = compliant_document()
+    from tests.infra.audit.crafted import container
+
+    container(document, "psra-frontend")["inputs"]["privileged"] = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
+    container(document, "psra-frontend")["inputs"]["memory"] = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
+    assert [f.rule for f in findings(document) if "psra-frontend" in f.urn] == []
+
+
+def test_secret_findings_never_show_the_value() -> None:
+    document = compliant_document()
+    CASES["SEC-01"].fire(document)
+    CASES["SEC-03"].fire(document)
+    CASES["SEC-04"].fire(document)
+    messages = " ".join(f.message for f in findings(document))
+    assert "hunter2" not in messages
+    assert "POSTGRES_PASSWORD" in messages
+
+
+def test_an_openbao_provider_holding_a_token_is_a_root_token_finding() -> None:
+    """BAO-04 also covers Pulumi's own access: providers log in as the provisioner, they hold no token."""
+    document = compliant_document()
+    resources = document["deployment"]["resources"]
+    stack = next(r for r in resources if r["type"] == "pulumi:pulumi:Stack")
+    urn = stack["urn"].replace("pulumi:pulumi:Stack", "pulumi:providers:vault").rsplit("::", 1)[0] + "::static-token"
+    token = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "v1:crafted:x"}
+    resources.append({"urn": urn, "custom": True, "type": "pulumi:providers:vault", "inputs": {"address": "http://openbao:8200", "token": token}})
+    fired = [f for f in findings(document) if f.rule == "BAO-04"]
+    assert [(f.urn, f.message) for f in fired] == [(urn, "found in provider input token")]
