@@ -1,7 +1,8 @@
 """The new-calculation form: what the user typed (kept as typed, so nothing is lost on an error), turned
 into an AssessmentRequest, and every refusal mapped back to the field that caused it.
 
-Materials are rows; a row whose "part of" names an in-house row is one of that part's sub-materials.
+Materials are rows (empty rows are ignored); a row whose "part of" names an in-house row is one of that
+part's sub-materials.
 A row's proof is either nothing, a stored supplier declaration (`declaration:<id>`) or a proof typed in
 (type and dates).
 """
@@ -106,7 +107,7 @@ class CalculationForm:
 
         def materials(parent: int | None, loc: Loc) -> list[dict[str, Any]]:
             out = []
-            for index in (i for i, p in enumerate(parents) if p == parent):
+            for index in (i for i, p in enumerate(parents) if p == parent and not _is_blank(self.rows[i])):
                 here = (*loc, len(out))
                 rows_at[here] = index
                 material = _material(self.rows[index])
@@ -236,6 +237,11 @@ def _text(value: object) -> str:
 def _is_row_key(key: str) -> bool:
     number, _, name = key[1:].partition("_")
     return key.startswith("m") and number.isdigit() and len(number) <= 3 and name in ROW_FIELDS
+
+
+def _is_blank(row: dict[str, str]) -> bool:
+    """A row left empty (the form offers a few): not a material."""
+    return not any(value.strip() for value in row.values())
 
 
 def _blank_row() -> dict[str, str]:

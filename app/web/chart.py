@@ -10,6 +10,7 @@ from html import escape
 
 from app.engine.money import percent_of
 from app.engine.report import AssessmentReport, MaxNomResult
+from app.web.presentation import material_name
 
 WIDTH = 640
 LABEL_WIDTH = 200
@@ -44,7 +45,7 @@ def threshold_of(report: AssessmentReport) -> Threshold | None:
 
 def bars_of(report: AssessmentReport) -> list[Bar]:
     price = report.product.ex_works_price
-    bars = [Bar(f"{m.path} · {m.hs_code} · {m.origin}", m.value, percent_of(m.value, price)) for m in report.materials if not m.originating]
+    bars = [Bar(f"{material_name(m.path)} · {m.hs_code} · {m.origin}", m.value, percent_of(m.value, price)) for m in report.materials if not m.originating]
     if bars:
         bars.append(Bar("All non-originating", report.non_originating_value, percent_of(report.non_originating_value, price), total=True))
     return bars

@@ -76,7 +76,7 @@ def certificate_pdf(calculation: CalculationOut) -> bytes:
     for entry in material_lines(report):
         material = entry.material
         indent = "    " * entry.depth
-        line(f"{indent}{material.path}  HS {material.hs_code}  origin {material.origin}  value {money(material.value)}  {entry.status} ({entry.basis})", "B", 9)
+        line(f"{indent}{entry.name}  HS {material.hs_code}  origin {material.origin}  value {money(material.value)}  {entry.status} ({entry.basis})", "B", 9)
         line(f"{indent}{material.reason}", size=9)
 
     heading("Non-originating value by material")

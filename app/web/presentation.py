@@ -3,6 +3,7 @@ language, each criterion's numbers, the materials (sub-materials of in-house par
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,10 +62,20 @@ def criterion_figures(criterion: CriterionResult) -> list[tuple[str, str]]:
     raise TypeError(type(criterion))
 
 
+def material_name(path: str) -> str:
+    """'materials[0].sub_materials[1]' -> 'Material 1 › 2': the numbering a person reads."""
+    numbers = [str(int(index) + 1) for index in re.findall(r"\[(\d+)\]", path)]
+    return "Material " + " › ".join(numbers) if numbers else path
+
+
 @dataclass(frozen=True)
 class MaterialLine:
     depth: int
     material: MaterialResult
+
+    @property
+    def name(self) -> str:
+        return material_name(self.material.path)
 
     @property
     def status(self) -> str:
