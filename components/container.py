@@ -11,11 +11,17 @@ derived from the spec's typed routes; secrets reach the process only as uploaded
 Uploaded files and read-only roots: Docker refuses to copy files into a container whose
 root filesystem is read-only (`container rootfs is marked read-only`), and the Docker
 provider always copies to `/`. For a read-only container with files, the component
-therefore writes the files into a dedicated volume through a *seed* container that is
-created but never started (same image, no network, nothing to run), and mounts that
-volume read-only, one volume sub-path per file directory, into the service container
-(needs Docker Engine >= 26 for volume sub-paths). The service container is replaced
-whenever the seed is, so a changed file always means a restarted service.
+therefore writes the files through a *seed* container that is created but never started
+(same image, no network, nothing to run) into one dedicated volume per file directory, and
+mounts each of those volumes read-only, whole, at its directory in the service container.
+Whole-volume mounts work on every Docker Engine the toolkit supports (API 1.41, Debian
+stable's 20.10); volume sub-paths would need API 1.45, and an older engine silently ignores
+the sub-path and mounts the whole volume. The service container is replaced whenever the
+seed is, so a changed file always means a restarted service.
+
+Tmpfs mounts belong to the service user (`uid`/`gid` options): Docker recreates a tmpfs on
+every start, and one without them comes back owned by root after `docker restart`, which a
+non-root service (PostgreSQL's socket directory) cannot write.
 """
 
 from __future__ import annotations
@@ -30,8 +36,8 @@ import pulumi_docker as docker
 
 from components.network import LABEL_PREFIX
 from components.service_image import ImageResource, image_for, image_reference
-from infra.spec.traefik_labels import RoutingPolicy, traefik_labels
 from infra.spec.models import SECRET_KEY_PATTERN, HealthcheckSpec, ServiceSpec
+from infra.spec.traefik_labels import RoutingPolicy, traefik_labels
 
 SECRET_FILE_MODE = "0400"
 CONFIG_FILE_MODE = "0444"
@@ -39,7 +45,7 @@ SEED_ROOT = "/seed"
 SEED_SUFFIX = "-files-seed"
 RESTART_POLICY = "unless-stopped"
 NO_NEW_PRIVILEGES = "no-new-privileges:true"
-# world-writable with the sticky bit: the service user (never root) must be able to write
+# world-writable with the sticky bit, owned by the service user when it is numeric (see above)
 TMPFS_OPTIONS = "rw,noexec,nosuid,nodev,size=64m,mode=1777"
 SERVICE_LABEL = f"{LABEL_PREFIX}.service"
 STACK_LABEL = f"{LABEL_PREFIX}.stack"
@@ -132,8 +138,8 @@ class HardenedContainer(pulumi.ComponentResource):
     """A `docker.Container` with the platform's hardening, its image, volumes and files.
 
     Children: the image (unless given), one `docker.Volume` per named volume not in
-    `shared_volumes`, and for read-only containers with files a files volume plus its
-    never-started seed container. `container` is the service container itself.
+    `shared_volumes`, and for read-only containers with files one files volume per file
+    directory plus the never-started seed container. `container` is the service container itself.
     """
 
     service: ServiceSpec
@@ -198,7 +204,7 @@ class HardenedContainer(pulumi.ComponentResource):
             labels=[docker.ContainerLabelArgs(label=key, value=value) for key, value in sorted(labels.items())],
             user=service.user,
             read_only=service.read_only_root,
-            tmpfs={path: TMPFS_OPTIONS for path in service.tmpfs} or None,
+            tmpfs={path: tmpfs_options(service) for path in service.tmpfs} or None,
             capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=list(service.cap_add) or None),
             security_opts=[NO_NEW_PRIVILEGES],
             privileged=False,
@@ -229,14 +235,17 @@ class HardenedContainer(pulumi.ComponentResource):
     def _seed(
         self, name: str, service: ServiceSpec, image_ref: pulumi.Input[str], files: list[_File], owner: str, group: str
     ) -> tuple[docker.Container, list[docker.ContainerMountArgs]]:
-        """Files volume + never-started seed container; returns the read-only sub-path mounts."""
+        """One files volume per file directory + the never-started seed; returns the read-only mounts."""
         roots = _mount_roots(f.path for f in files)
-        volume = docker.Volume(
-            f"{name}-files",
-            name=f"{service.name}-files",
-            labels=[docker.VolumeLabelArgs(label=SERVICE_LABEL, value=service.name)],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        volumes = {
+            root: docker.Volume(
+                f"{name}-files-{_slug(root)}",
+                name=files_volume_name(service.name, root),
+                labels=[docker.VolumeLabelArgs(label=SERVICE_LABEL, value=service.name)],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for root in roots
+        }
         uploads = []
         for file in files:
             root = _root_of(file.path, roots)
@@ -246,7 +255,7 @@ class HardenedContainer(pulumi.ComponentResource):
             f"{name}{SEED_SUFFIX}",
             name=f"{service.name}{SEED_SUFFIX}",
             image=image_ref,
-            start=False,  # never runs: it exists only to receive the uploads into the volume
+            start=False,  # never runs: it exists only to receive the uploads into the volumes
             must_run=False,
             restart="no",
             network_mode="none",
@@ -259,7 +268,10 @@ class HardenedContainer(pulumi.ComponentResource):
                 docker.ContainerLabelArgs(label=ROLE_LABEL, value="file-seed"),
                 docker.ContainerLabelArgs(label=SERVICE_LABEL, value=service.name),
             ],
-            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name, target=SEED_ROOT)],
+            mounts=[
+                docker.ContainerMountArgs(type="volume", source=volume.name, target=posixpath.join(SEED_ROOT, _slug(root)))
+                for root, volume in volumes.items()
+            ],
             uploads=uploads,
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
@@ -269,11 +281,25 @@ class HardenedContainer(pulumi.ComponentResource):
                 source=volume.name,
                 target=root,
                 read_only=True,
-                volume_options=docker.ContainerMountVolumeOptionsArgs(subpath=_slug(root), no_copy=True),
+                volume_options=docker.ContainerMountVolumeOptionsArgs(no_copy=True),
             )
-            for root in roots
+            for root, volume in volumes.items()
         ]
         return seed, mounts
+
+
+def files_volume_name(service: str, directory: str) -> str:
+    """`traefik` + `/etc/traefik/dynamic` -> `traefik-files-etc_traefik_dynamic`."""
+    return f"{service}-files-{_slug(directory)}"
+
+
+def tmpfs_options(service: ServiceSpec) -> str:
+    """The tmpfs mount options, owned by the service's numeric `uid[:gid]`; world-writable only
+    when the spec leaves the user to the image (or names it)."""
+    uid, gid = _owner(service)
+    if service.user is None or not (uid.isdigit() and gid.isdigit()):
+        return TMPFS_OPTIONS
+    return f"{TMPFS_OPTIONS},uid={uid},gid={gid}"
 
 
 def _files(service: ServiceSpec, args: ContainerArgs) -> list[_File]:
@@ -379,5 +405,5 @@ def _root_of(path: str, roots: list[str]) -> str:
 
 
 def _slug(directory: str) -> str:
-    """`/etc/traefik/dynamic` -> `etc_traefik_dynamic` (the volume sub-path of that directory)."""
+    """`/etc/traefik/dynamic` -> `etc_traefik_dynamic` (names the directory's files volume)."""
     return directory.strip("/").replace("/", "_")

@@ -1,8 +1,9 @@
 """The files each container receives, as the plan (or a stack export) declares them.
 
-Read-only containers get their files through a never-started seed container and a volume
-mounted by sub-path (see `components.container`); this maps those uploads back to the
-paths the service sees, so `render` and the tests read the files where the service does.
+Read-only containers get their files through a never-started seed container that uploads
+into volumes the service mounts (see `components.container`); this maps those uploads back,
+through the volume both mount, to the paths the service sees, so `render` and the tests read
+the files where the service does.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
-from components.container import SEED_ROOT, SEED_SUFFIX
+from components.container import SEED_SUFFIX
 from infra.plan.document import ExportedResource
 
 CONTAINER = "docker:index/container:Container"
@@ -27,14 +28,11 @@ def files_by_container(resources: list[ExportedResource]) -> dict[str, dict[str,
         own = {u["file"]: u for u in container.inputs.get("uploads", [])}
         seed = containers.get(name + SEED_SUFFIX)
         if seed is not None:
-            roots = {
-                m["volumeOptions"]["subpath"]: m["target"]
-                for m in container.inputs.get("mounts", [])
-                if m.get("volumeOptions", {}).get("subpath")
-            }
+            seen_at = {m["source"]: m["target"] for m in container.inputs.get("mounts", []) if m.get("type") == "volume"}
+            seeded_at = {m["target"]: m["source"] for m in seed.inputs.get("mounts", [])}
             for upload in seed.inputs.get("uploads", []):
-                slug, _, rest = posixpath.relpath(upload["file"], SEED_ROOT).partition("/")
-                own[posixpath.join(roots[slug], rest)] = upload
+                seed_dir = next(d for d in seeded_at if upload["file"].startswith(d + "/"))
+                own[posixpath.join(seen_at[seeded_at[seed_dir]], posixpath.relpath(upload["file"], seed_dir))] = upload
         files[name] = own
     return files
 

@@ -18,6 +18,7 @@ from components.container import (
 from infra.plan.document import SECRET_SIG, is_secret
 from infra.spec.models import HealthcheckSpec, ServiceSpec
 from infra.spec.traefik_labels import RoutingPolicy
+from infra.plan.files import files_by_container
 from tests.harness import Planned, plan_function
 
 CONTAINER = "docker:index/container:Container"
@@ -82,7 +83,9 @@ def test_hardening_values_are_set_from_the_spec() -> None:
         "retries": 5,
         "startPeriod": "15s",
     }
-    assert inputs["tmpfs"] == {"/tmp": "rw,noexec,nosuid,nodev,size=64m,mode=1777", "/var/cache": "rw,noexec,nosuid,nodev,size=64m,mode=1777"}
+    # owned by the service user: after `docker restart` a tmpfs comes back without its mode (measured on 20.10)
+    owned = "rw,noexec,nosuid,nodev,size=64m,mode=1777,uid=1000,gid=1000"
+    assert inputs["tmpfs"] == {"/tmp": owned, "/var/cache": owned}
     assert inputs["logDriver"] == "json-file"
     assert inputs["logOpts"]["max-size"] == "10m"
     assert "ports" not in inputs
@@ -151,7 +154,11 @@ def test_read_only_container_gets_files_through_a_never_started_seed() -> None:
     assert seed["start"] is False and seed["mustRun"] is False
     assert seed["networkMode"] == "none"
     assert seed["capabilities"] == {"drops": ["ALL"]}
-    assert seed["mounts"] == [{"type": "volume", "source": "demo-files", "target": "/seed"}]
+    # one volume per file directory, each mounted whole: no volume sub-paths (API 1.45; 1.41 ignores them)
+    assert seed["mounts"] == [
+        {"type": "volume", "source": "demo-files-etc_demo", "target": "/seed/etc_demo"},
+        {"type": "volume", "source": "demo-files-run_secrets", "target": "/seed/run_secrets"},
+    ]
     uploads = {u["file"]: u for u in seed["uploads"]}
     assert set(uploads) == {"/seed/etc_demo/demo.yml", "/seed/etc_demo/conf.d/extra.yml", "/seed/run_secrets/db-password"}
     secret = uploads["/seed/run_secrets/db-password"]
@@ -164,10 +171,20 @@ def test_read_only_container_gets_files_through_a_never_started_seed() -> None:
     assert "uploads" not in inputs
     assert inputs["envs"] == ["DB_PASSWORD_FILE=/run/secrets/db-password"]
     assert inputs["mounts"] == [
-        {"type": "volume", "source": "demo-files", "target": "/etc/demo", "readOnly": True, "volumeOptions": {"subpath": "etc_demo", "noCopy": True}},
-        {"type": "volume", "source": "demo-files", "target": "/run/secrets", "readOnly": True, "volumeOptions": {"subpath": "run_secrets", "noCopy": True}},
+        {"type": "volume", "source": "demo-files-etc_demo", "target": "/etc/demo", "readOnly": True, "volumeOptions": {"noCopy": True}},
+        {"type": "volume", "source": "demo-files-run_secrets", "target": "/run/secrets", "readOnly": True, "volumeOptions": {"noCopy": True}},
     ]
+    assert files_by_container(planned.resources)["demo"].keys() == {"/etc/demo/demo.yml", "/etc/demo/conf.d/extra.yml", "/run/secrets/db-password"}
     assert "hunter2-not-real" not in str(planned.document)
+
+
+def test_tmpfs_belongs_to_the_numeric_service_user_only() -> None:
+    def tmpfs(**fields: Any) -> str:
+        return the_container(plan(service(tmpfs=["/tmp"], **fields))).inputs["tmpfs"]["/tmp"]
+
+    assert tmpfs(user="70:71").endswith(",uid=70,gid=71")
+    assert tmpfs(user=None) == "rw,noexec,nosuid,nodev,size=64m,mode=1777"
+    assert tmpfs(user="postgres") == "rw,noexec,nosuid,nodev,size=64m,mode=1777"
 
 
 def test_writable_container_gets_files_uploaded_directly() -> None:
