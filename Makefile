@@ -31,11 +31,6 @@ run: install
 web: install
 	$(PY) -m app.web --host 127.0.0.1 --port 8000
 
-## The origin app's web pages and JSON API on http://127.0.0.1:8000 in the local mode (SQLite, in-process
-## cache, one built-in user, no sign-in; loopback only).
-web: install
-	$(PY) -m app.web --host 127.0.0.1 --port 8000
-
 ## Everything the tests need, then the whole suite (real servers started by the fixtures).
 test: install-test
 	$(PY) -m pytest -q

@@ -55,14 +55,6 @@ class Settings(BaseSettings):
     forward_auth_client_id: str = Field(default="oauth2-proxy", description="Keycloak client of the oauth2-proxy in front of the web pages")
     forward_auth_prefix: str = Field(default="/oauth2", description="oauth2-proxy's path prefix on the web pages' host")
 
-    local_mode: bool = Field(
-        default=False,
-        description="`make web`: one built-in local user, no Keycloak, SQLite and an in-process cache, loopback clients only (app/web/local.py)",
-    )
-    public_url: str = Field(default="http://127.0.0.1:8000", description="the web pages' address as users see it; logout returns there")
-    forward_auth_client_id: str = Field(default="oauth2-proxy", description="Keycloak client of the oauth2-proxy in front of the web pages")
-    forward_auth_prefix: str = Field(default="/oauth2", description="oauth2-proxy's path prefix on the web pages' host")
-
     certificate_ttl_seconds: int = 3600
     rules_ttl_seconds: int = 43200
     hs_code_ttl_seconds: int = 86400
@@ -74,10 +66,6 @@ class Settings(BaseSettings):
     @property
     def oidc_jwks_url(self) -> str:
         return f"{self.oidc_issuer}/protocol/openid-connect/certs"
-
-    @property
-    def oidc_end_session_url(self) -> str:
-        return f"{self.oidc_issuer}/protocol/openid-connect/logout"
 
     @property
     def oidc_end_session_url(self) -> str:

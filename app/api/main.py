@@ -18,7 +18,6 @@ from app.api.services import build_services
 from app.metrics import MetricsMiddleware
 from app.settings import Settings
 from app.web import install_web
-from app.web import install_web
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,7 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (calculations, rules, declarations, reference, health):
         app.include_router(module.router)
-    install_web(app, settings)  # the web pages (app/web/), and the local mode when configured
     install_web(app, settings)  # the web pages (app/web/), and the local mode when configured
     logging.getLogger("app").setLevel(logging.INFO)
     return app
