@@ -1,7 +1,9 @@
-"""Nightly encrypted backups of the platform's data stores, OpenBao data and named volumes.
+"""The backup container: restic snapshots of every data store, OpenBao and the named volumes.
 
-Every dump is streamed straight into an encrypting writer (`crypto`), so no plaintext
-dump touches the disk; a run directory per night holds the ciphertexts and a manifest,
-old runs are pruned after `retention_days` (`retention`), and a run can be copied to an
-S3-compatible bucket (`offsite`). `python -m platform_backup` is the CLI.
+Dumps stream into `restic backup --stdin-from-command` (`datasets`), one repository per
+environment, tagged per service and data set; retention is `restic forget --prune`, the
+off-site copy is `restic copy` to a second repository (`jobs`); `restic check` and a
+restore drill into throw-away databases verify it (`drill`), all on croniter schedules
+(`schedule`) with Prometheus metrics (`metrics`). Passwords come from OpenBao as files
+(`credentials`). Restores are plain `restic` commands (README, Backups).
 """

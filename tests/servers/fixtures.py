@@ -7,6 +7,8 @@ Fixtures (each starts its server once per session — or once per xdist worker):
 - ``postgres_server`` -> PostgresServer: .host .port .user .password (superuser),
   .dsn(dbname="postgres") -> "postgresql+psycopg://...", .create_database(name) -> URL
 - ``redis_server`` -> RedisServer: .host .port .password .url ("redis://:PW@127.0.0.1:PORT/0")
+- ``mariadb_server`` -> MariaDBServer: .host .port .user .password (superuser over TCP),
+  .query(db, sql) -> rows, .create_database(name)
 - ``openbao_dev`` -> OpenBaoDev: .addr .root_token .client(namespace=None) -> hvac.Client
 - ``own_openbao_dev`` -> OpenBaoDev of one test alone (function scope)
 - ``keycloak_server`` -> KeycloakServer: .base_url .admin_user .admin_password
@@ -33,6 +35,7 @@ import pytest
 
 from ._process import ServerStartError
 from .keycloak_server import KeycloakLauncher, KeycloakServer
+from .mariadb import MariaDBServer, running_mariadb
 from .openbao import OpenBaoDev, running_openbao_dev
 from .postgres import PostgresServer, running_postgres
 from .redis_server import RedisServer, running_redis
@@ -64,6 +67,11 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     yield from serve("Redis", running_redis)
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    yield from serve("MariaDB", running_mariadb)
 
 
 @pytest.fixture(scope="session")
