@@ -1,13 +1,15 @@
 """Benchmark: offline plan of the prod stack vs the import floor of the Pulumi SDKs.
 
-Prints the number of resources, the plan's wall time (a whole `cli.py plan --json` process),
-the floor (`python -c "import pulumi, pulumi_docker, pulumi_keycloak, pulumi_vault"`) measured
-in the same run, and their ratio. Target once the platform is complete: ratio <= 2.
+Prints the number of resources, the plan's wall time and CPU time (a whole `cli.py plan --json`
+process), the floor (`python -c "import pulumi, pulumi_docker, pulumi_keycloak, pulumi_vault"`)
+measured in the same run, and their ratios. Target: ratio <= 2 (then 1.5). The CPU ratio is
+the one to read on a busy machine: wall time also counts waiting for a core.
 """
 
 from __future__ import annotations
 
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -20,10 +22,16 @@ RUNS = 5
 FLOOR = "import pulumi, pulumi_docker, pulumi_keycloak, pulumi_vault"
 
 
-def timed(command: list[str]) -> float:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one whole process."""
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu() - cpu
 
 
 def main() -> None:
@@ -37,11 +45,12 @@ def main() -> None:
             plans.append(timed(plan_cmd))
             floors.append(timed(floor_cmd))
         resources = len(json.loads(out.read_text())["deployment"]["resources"])
-    plan, floor = statistics.median(plans), statistics.median(floors)
+    plan, floor = statistics.median(w for w, _ in plans), statistics.median(w for w, _ in floors)
+    plan_cpu, floor_cpu = statistics.median(c for _, c in plans), statistics.median(c for _, c in floors)
     print(f"resources:        {resources}")
-    print(f"plan wall time:   {plan:.3f} s (median of {RUNS})")
-    print(f"import floor:     {floor:.3f} s (median of {RUNS})")
-    print(f"ratio plan/floor: {plan / floor:.2f} (target <= 2.00)")
+    print(f"plan:             {plan:.3f} s wall, {plan_cpu:.3f} s CPU (median of {RUNS})")
+    print(f"import floor:     {floor:.3f} s wall, {floor_cpu:.3f} s CPU (median of {RUNS})")
+    print(f"ratio plan/floor: {plan / floor:.2f} wall, {plan_cpu / floor_cpu:.2f} CPU (target <= 2.00)")
 
 
 if __name__ == "__main__":

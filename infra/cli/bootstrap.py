@@ -130,9 +130,8 @@ def register(app: typer.Typer) -> None:
         wait_minutes: Annotated[float, typer.Option("--wait-minutes", min=0.1, help="with --pgp-keys: how long to wait for the custodians to unseal")] = 30.0,
     ) -> None:
         """Initialise OpenBao, unseal it, set up Pulumi's provisioner AppRole (login stored as stack secrets) and revoke the root token."""
-        from infra.ops import (
-            bootstrap,  # heavy (hvac, Automation API): only when the command runs
-        )
+        # heavy (hvac, Automation API): only when the command runs
+        from infra.ops import bootstrap
         from infra.ops.deploy import Target
         with _reported(stack):
             spec = load_stack(stack)
@@ -162,9 +161,8 @@ def register(app: typer.Typer) -> None:
         gpg: Annotated[bool, typer.Option("--gpg", help="the file holds the root token PGP-encrypted (bao operator generate-root -pgp-key): decrypt with gpg")] = False,
     ) -> None:
         """Set up or refresh the provisioner (policy from the spec, new secret id) with a root token from `bao operator generate-root`, then revoke that token."""
-        from infra.ops import (
-            bootstrap,  # heavy (hvac, Automation API): only when the command runs
-        )
+        # heavy (hvac, Automation API): only when the command runs
+        from infra.ops import bootstrap
         from infra.ops.deploy import Target
 
         with _reported(stack):
