@@ -70,22 +70,24 @@ def non_originating_chart(report: AssessmentReport) -> str:
     ]
     if not bars:
         parts.append(f'<text x="8" y="{TOP + 18}" font-family="sans-serif" font-size="13" fill="#1f2933">No non-originating materials.</text>')
-    for index, bar in enumerate(bars):
-        y = TOP + index * ROW_HEIGHT
-        over = threshold is not None and bar.percent > threshold.percent
-        colour = ("#b91c1c" if over else "#15803d") if bar.total else "#52606d"
-        weight = ' font-weight="bold"' if bar.total else ""
-        parts += [
-            f'<text x="{LABEL_WIDTH - 8}" y="{y + 18}" text-anchor="end" font-family="sans-serif" font-size="12"{weight} fill="#1f2933">{escape(_short(bar.label))}</text>',
-            f'<rect x="{LABEL_WIDTH}" y="{y + 5}" width="{max(x(bar.percent) - LABEL_WIDTH, 1):.1f}" height="{ROW_HEIGHT - 10}" fill="{colour}"/>',
-            f'<text x="{x(bar.percent) + 6:.1f}" y="{y + 18}" font-family="sans-serif" font-size="12"{weight} fill="#1f2933">{bar.percent:.2f} % ({bar.value:,.2f})</text>',
-        ]
     if threshold is not None:
         line_x = x(threshold.percent)
         bottom = TOP + max(len(bars), 1) * ROW_HEIGHT
         parts += [
             f'<line x1="{line_x:.1f}" y1="{TOP - 4}" x2="{line_x:.1f}" y2="{bottom}" stroke="#b45309" stroke-width="2" stroke-dasharray="6 4"/>',
             f'<text x="{line_x:.1f}" y="{bottom + 18}" text-anchor="middle" font-family="sans-serif" font-size="12" fill="#b45309">{escape(threshold.label)}</text>',
+        ]
+    for index, bar in enumerate(bars):
+        y = TOP + index * ROW_HEIGHT
+        over = threshold is not None and bar.percent > threshold.percent
+        colour = ("#b91c1c" if over else "#15803d") if bar.total else "#52606d"
+        weight = ' font-weight="bold"' if bar.total else ""
+        figure = f"{bar.percent:.2f} % ({bar.value:,.2f})"
+        parts += [
+            f'<text x="{LABEL_WIDTH - 8}" y="{y + 18}" text-anchor="end" font-family="sans-serif" font-size="12"{weight} fill="#1f2933">{escape(_short(bar.label))}</text>',
+            f'<rect x="{LABEL_WIDTH}" y="{y + 5}" width="{max(x(bar.percent) - LABEL_WIDTH, 1):.1f}" height="{ROW_HEIGHT - 10}" fill="{colour}"/>',
+            f'<rect x="{x(bar.percent) + 3:.1f}" y="{y + 6}" width="{len(figure) * 7 + 6}" height="{ROW_HEIGHT - 12}" fill="#ffffff"/>',
+            f'<text x="{x(bar.percent) + 6:.1f}" y="{y + 18}" font-family="sans-serif" font-size="12"{weight} fill="#1f2933">{figure}</text>',
         ]
     parts.append("</svg>")
     return "\n".join(parts)

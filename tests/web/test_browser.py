@@ -66,6 +66,12 @@ def test_declaration_calculation_result_pdf_and_history(platform_app: RunningApp
         assert field(driver, "product_fob_price").get_attribute("value") == "120.00"
         save_screenshot(driver, "02-calculation-inline-error")
 
+        driver.find_element(By.XPATH, "//button[normalize-space()='Add a material']").click()  # rows come and go, values stay
+        assert driver.switch_to.active_element.get_attribute("id") == "m3_hs_code"
+        driver.find_element(By.XPATH, "//button[normalize-space()='Remove material 4']").click()
+        assert len(driver.find_elements(By.CSS_SELECTOR, "fieldset.material")) == 3
+        assert [field(driver, f"m{i}_hs_code").get_attribute("value") for i in range(3)] == ["850300", "720917", "854449"]
+
         type_into(field(driver, "product_hs_code"), "850110")
         driver.find_element(By.XPATH, "//button[normalize-space()='Look up heading and rule']").click()
         lookup = driver.find_element(By.ID, "lookup").text
@@ -112,6 +118,7 @@ def test_declaration_calculation_result_pdf_and_history(platform_app: RunningApp
         assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]  # no sideways scrolling
         save_screenshot(driver, "06-phone-calculation-form")
         driver.get(result_url)
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
         save_screenshot(driver, "07-phone-result")
     (SCREENSHOTS / "navigation-timings-platform.json").write_text(json.dumps(timings, indent=2))
 
