@@ -1,9 +1,14 @@
 """Benchmark: the origin engine alone, on one core, on a 20-material bill with an in-house part.
 
-Prints calculations per second and microseconds per calculation for three steps: the engine on an
-already validated request (`assess`), request validation plus the engine, and validation, engine and the
-report's JSON together (what POST /v1/origin/calculations spends in the engine's code). The rule comes
-from the bundled rules data (look-up included); the in-house part is assessed under its own data rule.
+Prints calculations per second (per CPU second of this process) and microseconds per calculation for
+three steps: the engine on an already validated request (`assess`), request validation plus the engine,
+and validation, engine and the report's JSON together (what POST /v1/origin/calculations spends in the
+engine's code). The rule comes from the bundled rules data (look-up included); the in-house part is
+assessed under its own data rule.
+
+The requests cycle through 500 variants whose values all differ, so no per-process memory of an earlier
+request helps: "distinct bills" changes the in-house part's sub-materials too, "recurring part" keeps the
+in-house part (a sub-assembly used in many products) and changes the rest.
 
     .venv/bin/python benchmarks/engine.py [--seconds 3]
 """
@@ -28,14 +33,17 @@ from app.engine.rulebook import default_rulebook  # noqa: E402
 ORIGINS = ("CN", "DE", "JP", "US", "EU")
 
 
-def twenty_material_case() -> dict[str, Any]:
+def twenty_material_case(variant: int = 0, part_variant: int = 0) -> dict[str, Any]:
     """EU-JP electric motor (85.01, rule from the data), 19 bought materials and one in-house part (85.03)
-    with four sub-materials; EU and Japanese materials carry an LTSD or a statement on origin."""
+    with four sub-materials; EU and Japanese materials carry an LTSD or a statement on origin. Every value
+    grows by a cent per `variant` (bought materials) and per `part_variant` (the part's sub-materials)."""
+    cents = Decimal(variant) / 100
+    part_cents = Decimal(part_variant) / 100
     materials: list[dict[str, Any]] = []
     codes = ("720917", "850300", "854411", "731815", "392690", "760410", "401699", "853690", "850490", "732690")
     for index in range(19):
         origin = ORIGINS[index % len(ORIGINS)]
-        material: dict[str, Any] = {"hs_code": codes[index % len(codes)], "origin": origin, "value": f"{1 + index % 4}.25"}
+        material: dict[str, Any] = {"hs_code": codes[index % len(codes)], "origin": origin, "value": str(Decimal(f"{1 + index % 4}.25") + cents)}
         if origin in ("DE", "EU"):
             material["dispatch_date"] = "2025-02-01"
             material["proof"] = {"type": "ltsd", "issue_date": "2025-01-01", "valid_from": "2025-01-01", "valid_until": "2025-12-31"}
@@ -49,10 +57,8 @@ def twenty_material_case() -> dict[str, Any]:
             "value": "12.00",
             "in_house": True,
             "sub_materials": [
-                {"hs_code": "720917", "origin": "CN", "value": "2.00"},
-                {"hs_code": "854411", "origin": "CN", "value": "1.50"},
-                {"hs_code": "392690", "origin": "US", "value": "0.75"},
-                {"hs_code": "731815", "origin": "DE", "value": "0.50"},
+                {"hs_code": code, "origin": origin, "value": str(Decimal(value) + part_cents)}
+                for code, origin, value in (("720917", "CN", "2.00"), ("854411", "CN", "1.50"), ("392690", "US", "0.75"), ("731815", "DE", "0.50"))
             ],
         }
     )
@@ -74,16 +80,19 @@ def _decimals(value: Any) -> Any:
     return Decimal(str(value)) if isinstance(value, float) else value
 
 
-def rate(step: Callable[[], object], seconds: float) -> tuple[float, float]:
-    """(calls per CPU second, microseconds per call) of `step`, measured on this process's CPU time."""
-    for _ in range(200):
-        step()
+VARIANTS = 500
+
+
+def rate(step: Callable[[int], object], seconds: float) -> tuple[float, float]:
+    """(calls per CPU second, microseconds per call) of `step(variant)`, on this process's CPU time."""
+    for variant in range(VARIANTS):
+        step(variant)
     calls = 0
     start = time.process_time()
     while time.process_time() - start < seconds:
-        for _ in range(100):
-            step()
-        calls += 100
+        for variant in range(VARIANTS):
+            step(variant)
+        calls += VARIANTS
     spent = time.process_time() - start
     return calls / spent, spent / calls * 1e6
 
@@ -93,19 +102,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per measurement")
     args = parser.parse_args()
     rulebook = default_rulebook()
-    body = _decimals(twenty_material_case())
-    request = AssessmentRequest.model_validate(body)
-    report = assess(request, rulebook)
-    steps: dict[str, Callable[[], object]] = {
-        "engine (assess)": lambda: assess(request, rulebook),
-        "validation + engine": lambda: assess(AssessmentRequest.model_validate(body), rulebook),
-        "validation + engine + report JSON": lambda: assess(AssessmentRequest.model_validate(body), rulebook).model_dump_json(),
-    }
-    print(f"case: {len(body['materials'])} materials (one in-house part with 4 sub-materials), rule {report.rule.text!r}, originating={report.originating}")
-    print(f"{'step':<36} {'calcs/s per core':>17} {'µs per calc':>12}")
-    for name, step in steps.items():
-        per_second, micros = rate(step, args.seconds)
-        print(f"{name:<36} {per_second:>17,.0f} {micros:>12,.1f}")
+    report = assess(AssessmentRequest.model_validate(_decimals(twenty_material_case())), rulebook)
+    print(f"case: 20 materials (one in-house part with 4 sub-materials), rule {report.rule.text!r}, originating={report.originating}")
+    print(f"{'bills':<16} {'step':<36} {'calcs/s per core':>17} {'µs per calc':>12}")
+    for bills, part_changes in (("distinct bills", True), ("recurring part", False)):
+        bodies = [_decimals(twenty_material_case(v, v if part_changes else 0)) for v in range(VARIANTS)]
+        requests = [AssessmentRequest.model_validate(body) for body in bodies]
+        steps: dict[str, Callable[[int], object]] = {
+            "engine (assess)": lambda v: assess(requests[v], rulebook),
+            "validation + engine": lambda v: assess(AssessmentRequest.model_validate(bodies[v]), rulebook),
+            "validation + engine + report JSON": lambda v: assess(AssessmentRequest.model_validate(bodies[v]), rulebook).model_dump_json(),
+        }
+        for name, step in steps.items():
+            per_second, micros = rate(step, args.seconds)
+            print(f"{bills:<16} {name:<36} {per_second:>17,.0f} {micros:>12,.1f}")
 
 
 if __name__ == "__main__":

@@ -9,15 +9,15 @@ a met rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from app.engine.criteria import CountedMaterial, Subject, evaluate_alternative
-from app.engine.expression import Node, alternatives
+from app.engine.expression import Leaf
 from app.engine.money import percent_of, share, total
-from app.engine.origin_status import classify
-from app.engine.parser import parse_rule
+from app.engine.origin_status import OriginStatus, classify
+from app.engine.parser import rule_alternatives, rule_reading
 from app.engine.proofs import UnresolvedDeclarationError
 from app.engine.report import (
     AlternativeResult,
@@ -56,6 +56,8 @@ class _Context:
     agreement: Agreement
     assessment_date: date
     allow_unverified: bool
+    # a material's status depends only on its origin, proof and dispatch date: bills of materials repeat them
+    statuses: dict[tuple[object, ...], OriginStatus] = field(default_factory=dict)
 
 
 def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: bool = True) -> AssessmentReport:
@@ -74,7 +76,7 @@ def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: 
         )
     context = _Context(source, agreement, request.assessment_date, allow_unverified)
     if request.rule is not None:
-        node, rule_used = _given_rule(request.rule, agreement)
+        alternatives, rule_used = _given_rule(request.rule, agreement)
     else:
         found = source.find_rule(request.agreement, request.product.hs_code, request.assessment_date)
         if found is None:
@@ -83,14 +85,14 @@ def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: 
                 f"no product-specific rule for {request.product.hs_code} under {request.agreement} in force on "
                 f"{request.assessment_date} in the rules data; give the rule in 'rule'",
             )
-        node, rule_used = _data_rule(context, found, ("rule",))
+        alternatives, rule_used = _data_rule(context, found, ("rule",))
     product = ProductFacts(
         hs_code=request.product.hs_code,
         ex_works_price=request.product.ex_works_price,
         fob_price=request.product.fob_price,
         description=request.product.description,
     )
-    report = _assess_product(context, product, tuple(dict.fromkeys(request.operations)), node, rule_used, request.materials, ("materials",))
+    report = _assess_product(context, product, tuple(dict.fromkeys(request.operations)), alternatives, rule_used, request.materials, ("materials",))
     if agreement.unverified is None:
         return report
     warning = (
@@ -100,14 +102,16 @@ def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: 
     return report.model_copy(update={"warnings": (warning, *report.warnings)})
 
 
-def _given_rule(text: str, agreement: Agreement) -> tuple[Node, RuleUsed]:
-    node = parse_rule(text)
-    return node, RuleUsed(
-        legal_text=text, text=node.text(), source="request", legal_source=f"given in the request; general provisions: {agreement.legal_source}"
+Alternatives = tuple[tuple[tuple[Leaf, ...], str], ...]
+
+
+def _given_rule(text: str, agreement: Agreement) -> tuple[Alternatives, RuleUsed]:
+    return rule_alternatives(text), RuleUsed(
+        legal_text=text, text=rule_reading(text), source="request", legal_source=f"given in the request; general provisions: {agreement.legal_source}"
     )
 
 
-def _data_rule(context: _Context, rule: ProductRule, loc: Loc) -> tuple[Node, RuleUsed]:
+def _data_rule(context: _Context, rule: ProductRule, loc: Loc) -> tuple[Alternatives, RuleUsed]:
     if rule.unverified and not context.allow_unverified:
         raise UnverifiedRulesRefused(
             loc,
@@ -115,10 +119,9 @@ def _data_rule(context: _Context, rule: ProductRule, loc: Loc) -> tuple[Node, Ru
             f"with the official text) and this deployment refuses unverified rules ({UNVERIFIED_SETTING} is false); "
             "give the rule from the official text in 'rule'",
         )
-    node = parse_rule(rule.rule)
-    return node, RuleUsed(
+    return rule_alternatives(rule.rule), RuleUsed(
         legal_text=rule.rule,
-        text=node.text(),
+        text=rule_reading(rule.rule),
         source="rules_data",
         legal_source=rule.legal_source,
         unverified=rule.unverified,
@@ -145,25 +148,29 @@ def _assess_product(
     context: _Context,
     product: ProductFacts,
     operations: tuple[str, ...],
-    node: Node,
+    alternatives: Alternatives,
     rule_used: RuleUsed,
     materials: tuple[Material, ...],
     loc: Loc,
 ) -> AssessmentReport:
     agreement = context.agreement
-    results = tuple(_material_result(context, material, loc + (index,)) for index, material in enumerate(materials))
+    prefix = field_path(loc)
+    results = tuple(_material_result(context, material, loc + (index,), f"{prefix}[{index}]") for index, material in enumerate(materials))
     tolerance = _tolerance(agreement, product)
+    non_originating = tuple(CountedMaterial(r.path, r.hs_code, r.value, False) for r in results if not r.originating)
+    non_originating_value = total(m.value for m in non_originating)
     subject = Subject(
         hs_code=product.hs_code,
         ex_works_price=product.ex_works_price,
         fob_price=product.fob_price,
         operations=frozenset(operations),
-        materials=tuple(CountedMaterial(r.path, r.hs_code, r.value, r.originating) for r in results),
+        non_originating=non_originating,
+        non_originating_value=non_originating_value,
         tolerance_percent=tolerance.percent,
         tolerance_limit=tolerance.limit if tolerance.available else None,
         tolerance_refusal=tolerance.reason,
     )
-    evaluated = tuple(evaluate_alternative(alternative, subject) for alternative in alternatives(node))
+    evaluated = tuple(evaluate_alternative(leaves, text, subject) for leaves, text in alternatives)
     insufficient = tuple(op for op in operations if op in agreement.insufficient_operations.codes)
     check = OperationsCheck(
         performed=operations,
@@ -172,7 +179,6 @@ def _assess_product(
         legal_source=agreement.insufficient_operations.legal_source,
     )
     originating = any(a.met for a in evaluated) and not check.all_insufficient
-    non_originating_value = total(r.value for r in results if not r.originating)
     return AssessmentReport(
         originating=originating,
         agreement=agreement.code,
@@ -190,14 +196,18 @@ def _assess_product(
     )
 
 
-def _material_result(context: _Context, material: Material, loc: Loc) -> MaterialResult:
-    path = field_path(loc)
+def _material_result(context: _Context, material: Material, loc: Loc, path: str) -> MaterialResult:
     if material.in_house and material.sub_materials:
         return _in_house_result(context, material, loc)
-    try:
-        status = classify(material, context.agreement, context.source.eu_member_states, context.assessment_date)
-    except UnresolvedDeclarationError as error:
-        raise EngineInputError(loc + ("proof", "declaration_id"), f"{error}; give the proof type and dates instead") from None
+    proof = material.proof
+    # the proof's fields, not the model: hashing and comparing a pydantic model costs more than the classification
+    key = (material.origin, material.dispatch_date) if proof is None else (material.origin, material.dispatch_date, *proof.__dict__.values())
+    status = context.statuses.get(key)
+    if status is None:
+        try:
+            status = context.statuses[key] = classify(material, context.agreement, context.source.eu_member_states, context.assessment_date)
+        except UnresolvedDeclarationError as error:
+            raise EngineInputError(loc + ("proof", "declaration_id"), f"{error}; give the proof type and dates instead") from None
     prefix = "in-house part without sub_materials, judged by its origin and proof: " if material.in_house else ""
     return MaterialResult(
         path=path,
@@ -216,7 +226,7 @@ def _in_house_result(context: _Context, material: Material, loc: Loc) -> Materia
     if material.value <= 0:
         raise EngineInputError(loc + ("value",), "an in-house part with sub_materials needs a value above 0 (its ex-works cost)")
     if material.rule is not None:
-        node, rule_used = _given_rule(material.rule, agreement)
+        alternatives, rule_used = _given_rule(material.rule, agreement)
     else:
         found = context.source.find_rule(agreement.code, material.hs_code, context.assessment_date)
         if found is None:
@@ -226,9 +236,28 @@ def _in_house_result(context: _Context, material: Material, loc: Loc) -> Materia
                 f"in-house part: no product-specific rule for {material.hs_code} under {agreement.code}, so it cannot "
                 "acquire origin; counted at its full value as non-originating",
             )
-        node, rule_used = _data_rule(context, found, loc + ("rule",))
+        alternatives, rule_used = _data_rule(context, found, loc + ("rule",))
+    key = (material, loc, context.assessment_date, context.allow_unverified, rule_used)
+    known = _PARTS.get(key)
+    if known is not None and known[0] is agreement:
+        return known[1]
+    result = _assess_part(context, material, loc, alternatives, rule_used)
+    if len(_PARTS) >= PARTS_REMEMBERED:
+        _PARTS.clear()
+    _PARTS[key] = (agreement, result)
+    return result
+
+
+# In-house parts already assessed, by part, position, date, refusal setting and rule (the agreement is
+# compared by identity): a manufacturer's sub-assemblies recur across the products it assesses, and a
+# part's assessment is a pure function of these. Bounded; cleared when full.
+PARTS_REMEMBERED = 2048
+_PARTS: dict[tuple[object, ...], tuple[Agreement, MaterialResult]] = {}
+
+
+def _assess_part(context: _Context, material: Material, loc: Loc, alternatives: Alternatives, rule_used: RuleUsed) -> MaterialResult:
     product = ProductFacts(hs_code=material.hs_code, ex_works_price=material.value, fob_price=None, description=material.description)
-    sub = _assess_product(context, product, (), node, rule_used, material.sub_materials, loc + ("sub_materials",))
+    sub = _assess_product(context, product, (), alternatives, rule_used, material.sub_materials, loc + ("sub_materials",))
     if sub.originating:
         reason = f"in-house part meets its own rule ({rule_used.text}), so it counts as wholly originating (absorption)"
     else:

@@ -37,23 +37,21 @@ class CountedMaterial:
 
 @dataclass(frozen=True)
 class Subject:
-    """What the criteria look at: the product's facts and its materials' statuses."""
+    """What the criteria look at: the product's facts and its non-originating materials (the only ones
+    any criterion counts), with their total value computed once."""
 
     hs_code: str
     ex_works_price: Decimal
     fob_price: Decimal | None
     operations: frozenset[str]
-    materials: tuple[CountedMaterial, ...]
+    non_originating: tuple[CountedMaterial, ...]
+    non_originating_value: Decimal
     tolerance_percent: Decimal
     tolerance_limit: Decimal | None
     tolerance_refusal: str
 
-    @property
-    def non_originating(self) -> tuple[CountedMaterial, ...]:
-        return tuple(m for m in self.materials if not m.originating)
 
-
-def evaluate_alternative(leaves: tuple[Leaf, ...], subject: Subject) -> AlternativeResult:
+def evaluate_alternative(leaves: tuple[Leaf, ...], text: str, subject: Subject) -> AlternativeResult:
     failures = {id(leaf): _shift_failures(leaf, subject) for leaf in leaves if isinstance(leaf, TariffShift)}
     failing = {f.path: f for found in failures.values() for f in found}
     failing_value = total(f.value for f in failing.values())
@@ -71,7 +69,7 @@ def evaluate_alternative(leaves: tuple[Leaf, ...], subject: Subject) -> Alternat
         else:
             criteria.append(_operation_result(leaf, subject))
     return AlternativeResult(
-        text=" and ".join(leaf.text() for leaf in leaves),
+        text=text,
         met=all(c.met for c in criteria),
         criteria=tuple(criteria),
     )
@@ -137,8 +135,8 @@ def _shift_result(
 
 
 def _maxnom_result(leaf: MaxNom, subject: Subject) -> MaxNomResult:
-    counted = [m for m in subject.non_originating if leaf.of is None or leaf.of.contains(m.hs_code)]
-    nom = total(m.value for m in counted)
+    counted = subject.non_originating if leaf.of is None else [m for m in subject.non_originating if leaf.of.contains(m.hs_code)]
+    nom = subject.non_originating_value if leaf.of is None else total(m.value for m in counted)
     met = at_most_percent(nom, subject.ex_works_price, leaf.percent)
     scope = f" of {leaf.of.text()}" if leaf.of else ""
     nom_percent = percent_of(nom, subject.ex_works_price)
@@ -160,7 +158,7 @@ def _maxnom_result(leaf: MaxNom, subject: Subject) -> MaxNomResult:
 
 
 def _rvc_result(leaf: Rvc, subject: Subject) -> RvcResult:
-    vnm = total(m.value for m in subject.non_originating)
+    vnm = subject.non_originating_value
     fob = subject.fob_price
     if fob is None:
         return RvcResult(

@@ -26,7 +26,6 @@ class OriginStatus:
 
 def classify(material: Material, agreement: Agreement, eu_member_states: frozenset[str], assessment_date: date) -> OriginStatus:
     covers = material.dispatch_date or assessment_date
-    when = f"dispatched {material.dispatch_date}" if material.dispatch_date else f"on the assessment date {assessment_date}"
     origin = material.origin
     if origin == "UNKNOWN":
         return OriginStatus(False, None, False, "origin undetermined: treated as non-originating")
@@ -55,6 +54,7 @@ def classify(material: Material, agreement: Agreement, eu_member_states: frozens
         return OriginStatus(False, None, False, f"{origin} origin, but {problem}: treated as non-originating")
     kind = PROOF_NAMES[proof.type]
     if is_eu:
+        when = f"dispatched {material.dispatch_date}" if material.dispatch_date else f"on the assessment date {assessment_date}"
         return OriginStatus(True, proof.type, False, f"EU origin proven by a valid {kind} {when}")
     return OriginStatus(
         True,

@@ -21,6 +21,7 @@ from app.engine.expression import (
     AnyOf,
     CodeRange,
     CodeSet,
+    Leaf,
     MaxNom,
     Node,
     Operation,
@@ -372,3 +373,15 @@ def parse_rule(rule: str) -> Node:
     except RuleTooComplexError as error:
         raise RuleSyntaxError(rule, 0, str(error)) from None
     return node
+
+
+@lru_cache(maxsize=4096)
+def rule_alternatives(rule: str) -> tuple[tuple[tuple[Leaf, ...], str], ...]:
+    """The rule's alternatives (disjunctive normal form) with the text of each, computed once per rule text."""
+    return tuple((leaves, " and ".join(leaf.text() for leaf in leaves)) for leaves in alternatives(parse_rule(rule)))
+
+
+@lru_cache(maxsize=4096)
+def rule_reading(rule: str) -> str:
+    """How the engine reads the rule: its compact canonical text."""
+    return parse_rule(rule).text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
+from functools import lru_cache
 
 from app.engine.request import AgreementCode, Proof
 
@@ -27,6 +28,7 @@ class UnresolvedDeclarationError(ValueError):
     """A proof names a stored declaration that nobody looked up (e.g. in the offline CLI)."""
 
 
+@lru_cache(maxsize=4096)
 def add_months(day: date, months: int) -> date:
     """Calendar month arithmetic, clamping to the month's last day (31 Jan + 1 month = 28/29 Feb) and
     saturating at the ends of the calendar."""

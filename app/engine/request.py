@@ -192,6 +192,14 @@ class AssessmentRequest(_Strict):
             raise PydanticCustomError("bill_of_materials", "sub_materials may nest at most {depth} levels deep", {"depth": MAX_DEPTH})
         if _count(self.materials) > MAX_MATERIALS:
             raise PydanticCustomError("bill_of_materials", "at most {count} materials in total, sub_materials included", {"count": MAX_MATERIALS})
+        overvalued = _overvalued(self.materials, self.product.ex_works_price, "materials")
+        if overvalued is not None:
+            raise PydanticCustomError(
+                "material_value",
+                "{path}.value is more than the value of what the material goes into (the product's ex-works price, or the "
+                "in-house part's value); that value includes the value of all materials used in it",
+                {"path": overvalued},
+            )
         return self
 
 
@@ -201,3 +209,15 @@ def _depth(materials: tuple[Material, ...]) -> int:
 
 def _count(materials: tuple[Material, ...]) -> int:
     return sum(1 + _count(m.sub_materials) for m in materials)
+
+
+def _overvalued(materials: tuple[Material, ...], whole: Decimal, path: str) -> str | None:
+    """The path of the first material worth more than what it goes into (its share would pass 100 %)."""
+    for index, material in enumerate(materials):
+        here = f"{path}[{index}]"
+        if material.value > whole:
+            return here
+        inner = _overvalued(material.sub_materials, material.value, f"{here}.sub_materials")
+        if inner is not None:
+            return inner
+    return None
