@@ -311,6 +311,10 @@ class PlatformSpec(Model):
     domain: str
     acme_email: str
     docker_host: str
+    docker_api_version: str = "1.41"
+    """The Docker Engine API the target host speaks (Debian stable's 20.10: 1.41); the plan may use no newer feature."""
+    publish_address: ipaddress.IPv4Address = ipaddress.IPv4Address("0.0.0.0")
+    """The host address published ports bind to (the lab: 127.0.0.1)."""
     tls: TlsMode
     stacks: tuple[str, ...]
     networks: tuple[NetworkSpec, ...]
