@@ -97,6 +97,8 @@ class ContainerArgs:
             `service.volumes` is created here (kept on delete: it holds data).
         network_aliases: network name -> extra DNS names of this container on that
             network (besides the service name).
+        publish_address: the host address `service.published_ports` bind to (the
+            engine's default, every address, when None).
         wait: wait for the healthcheck to pass on create (CR-09).
         depends_on: resources that must exist first (e.g. the data store of an API).
     """
@@ -115,6 +117,7 @@ class ContainerArgs:
     host_mounts: Sequence[HostMount] = ()
     shared_volumes: Mapping[str, docker.Volume] = field(default_factory=dict)
     network_aliases: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    publish_address: str | None = None
     wait: bool = True
     depends_on: Sequence[pulumi.Resource] = ()
 
@@ -220,7 +223,10 @@ class HardenedContainer(pulumi.ComponentResource):
             log_driver="json-file",
             log_opts=LOG_OPTIONS,
             networks_advanced=_networks(service, args.networks, args.network_aliases),
-            ports=[docker.ContainerPortArgs(internal=port, external=port, protocol="tcp") for port in service.published_ports] or None,
+            ports=[
+                docker.ContainerPortArgs(internal=port, external=port, protocol="tcp", ip=args.publish_address) for port in service.published_ports
+            ]
+            or None,
             mounts=mounts or None,
             uploads=uploads or None,
             opts=pulumi.ResourceOptions(

@@ -72,6 +72,7 @@ class TraefikArgs:
         networks too, so a service calls e.g. https://auth.<domain> (the token issuer, its
         keys) through Traefik with the real certificate instead of a hairpin through the
         public address, which internal networks have no route to.
+    publish_address: the host address ports 80 and 443 bind to (every address when None).
     """
 
     traefik: ServiceSpec
@@ -81,6 +82,7 @@ class TraefikArgs:
     tls: TlsMode
     forward_auth_address: str
     routed_hosts: tuple[str, ...] = ()
+    publish_address: str | None = None
     middlewares: Middlewares = Middlewares()
     rate_limit: RateLimit = RateLimit()
     hsts_seconds: int = 63_072_000
@@ -135,6 +137,7 @@ class Traefik(pulumi.ComponentResource):
                 healthcheck=args.traefik.healthcheck
                 or HealthcheckSpec(test=("CMD", "traefik", "healthcheck", f"--configFile={STATIC_CONFIG}"), interval_seconds=15),
                 network_aliases={net: args.routed_hosts for net in args.traefik.networks if net not in args.socket_proxy.networks},
+                publish_address=args.publish_address,
                 depends_on=[self.socket_proxy],
             ),
             child,

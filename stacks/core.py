@@ -40,6 +40,7 @@ def build(context: PlatformContext) -> None:
             tls=spec.tls,
             forward_auth_address=forward_auth_address(oauth2_spec),
             routed_hosts=tuple(sorted(route.host for service in spec.services for route in service.routes)),
+            publish_address=None if spec.publish_address.is_unspecified else str(spec.publish_address),
         ),
         pulumi.ResourceOptions(providers=[context.docker_provider]),
     )

@@ -38,10 +38,12 @@ def is_secret(value: Any) -> bool:
 
 
 class _Sealer:
-    """Replaces wire-form secrets `{sig, value}` by export-form `{sig, ciphertext}`."""
+    """Replaces wire-form secrets `{sig, value}` by export-form `{sig, ciphertext}` (unless
+    `sealed` is False: the lab's in-memory document keeps `{sig, value}`)."""
 
-    def __init__(self, stack: str) -> None:
+    def __init__(self, stack: str, sealed: bool = True) -> None:
         self._key = hashlib.sha256(f"offline-plan:{stack}".encode()).digest()
+        self._sealed = sealed
 
     def ciphertext(self, value: Any) -> str:
         digest = hmac.new(self._key, json.dumps(value, sort_keys=True).encode(), hashlib.sha256).digest()
@@ -49,6 +51,8 @@ class _Sealer:
 
     def seal(self, value: Any) -> Any:
         if is_secret(value):
+            if not self._sealed:
+                return value
             return {SECRET_SIG: SECRET_VALUE, "ciphertext": self.ciphertext(value.get("value"))}
         if isinstance(value, dict):
             return {key: self.seal(item) for key, item in value.items()}
@@ -85,8 +89,9 @@ def _manifest_time() -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_export(run: PlanRun) -> dict[str, Any]:
-    sealer = _Sealer(run.stack)
+def build_export(run: PlanRun, sealed: bool = True) -> dict[str, Any]:
+    """The export document; `sealed=False` only for the lab, which applies it in memory."""
+    sealer = _Sealer(run.stack, sealed)
     stack_urn = _stack_urn(run)
     resources: dict[str, dict[str, Any]] = {
         stack_urn: {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import hmac
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,9 @@ from infra.plan.document import (
     build_export,
     is_secret,
 )
+from infra.plan.engine import engine_problems
 from infra.spec import load
+from infra.spec.problems import SpecError
 from infra.spec.models import PlatformSpec
 from stacks import build_platform
 
@@ -81,16 +84,26 @@ RANDOM_OUTPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
+def keyed_secret(key: bytes) -> Callable[[str, str], str]:
+    """Secret values derived from `key` (the lab's): unpredictable, yet the same on every run."""
+    return lambda name, kind: hmac.new(key, f"{kind}:{name}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
 class PlanMocks(pulumi_mocks.Mocks):
-    """Outputs = inputs plus what the provider would compute; random values are stand-ins."""
+    """Outputs = inputs plus what the provider would compute; random values are stand-ins
+    (`secret(name, kind)`: `mock_secret` unless the lab gives keyed ones)."""
+
+    def __init__(self, secret: Callable[[str, str], str] = mock_secret) -> None:
+        super().__init__()
+        self.secret = secret
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         token = args.typ
         for output in RANDOM_OUTPUTS.get(token, ()):
-            outputs[output] = mock_secret(args.name, f"{token}.{output}")
+            outputs[output] = self.secret(args.name, f"{token}.{output}")
         if token == "keycloak:openid/client:Client" and "clientSecret" not in outputs:
-            outputs["clientSecret"] = mock_secret(args.name, token)
+            outputs["clientSecret"] = self.secret(args.name, token)
         if token.startswith("docker:index/remoteImage"):
             outputs.setdefault("repoDigest", f"{args.inputs.get('name', args.name)}@sha256:{'0' * 64}")
             outputs.setdefault("imageId", f"sha256:{hashlib.sha256(args.name.encode()).hexdigest()}")
@@ -189,9 +202,10 @@ def run_program(
     stack: str,
     config: dict[str, str] | None = None,
     secret_keys: list[str] | None = None,
+    mocks: PlanMocks | None = None,
 ) -> PlanRun:
     """Run `program` under mocks with `config` as its Pulumi config; return every registration."""
-    monitor = RecordingMonitor(PlanMocks())
+    monitor = RecordingMonitor(mocks or PlanMocks())
 
     def run() -> None:
         # The SDK walks and formats the whole Python stack for every resource to tell the
@@ -225,11 +239,15 @@ class StackPlan:
     document: dict[str, Any]
 
 
-def plan_stack(stack: str, project_dir: Path = load.PROJECT_DIR) -> StackPlan:
+def plan_stack(stack: str, project_dir: Path = load.PROJECT_DIR, lab_key: bytes | None = None) -> StackPlan:
     """Stack file (read once) -> validated spec (all problems at once) -> the program under mocks -> document.
 
     The program gets the spec built here, not one re-derived from the runtime config: the
-    config is still set, as Pulumi would set it, for what reads other namespaces.
+    config is still set, as Pulumi would set it, for what reads other namespaces. A plan that
+    needs a newer Docker API than the stack's `dockerApiVersion` is refused (`SpecError`).
+
+    `lab_key` is for the live lab only: random values are derived from it and the document
+    keeps secrets readable (`{sig, value}`), for the lab to apply in memory; never write it.
     """
     stack_file = load.read_stack(stack, project_dir)
     spec = stack_file.spec()
@@ -242,5 +260,10 @@ def plan_stack(stack: str, project_dir: Path = load.PROJECT_DIR) -> StackPlan:
         # encrypted config cannot be read offline: the program sees a stand-in, still secret
         config=load.as_pulumi_config(plain) | {f"{load.NAMESPACE}:{key}": f"<encrypted {key}>" for key in secure},
         secret_keys=[f"{load.NAMESPACE}:{key}" for key in secure],
+        mocks=PlanMocks(keyed_secret(lab_key)) if lab_key is not None else None,
     )
-    return StackPlan(spec=spec, document=build_export(run))
+    document = build_export(run, sealed=lab_key is None)
+    problems = engine_problems(document, spec.docker_api_version, stack_file.shown)
+    if problems:
+        raise SpecError(problems)
+    return StackPlan(spec=spec, document=document)

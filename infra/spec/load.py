@@ -39,12 +39,16 @@ from infra.spec.validation import cross_check
 NAMESPACE = PROJECT
 # Where the Pulumi.<stack>.yaml files are: the repo, unless SEVENSA_PROJECT_DIR points elsewhere.
 PROJECT_DIR = Path(os.environ.get("SEVENSA_PROJECT_DIR") or Path(__file__).resolve().parents[2])
+API_VERSION_PATTERN = re.compile(r"^1\.[0-9]{2}$")
+IPV4_PATTERN = re.compile(r"^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$")
 DOCKER_HOST_PATTERN = re.compile(r"^(unix://(/[^\s]+)|ssh://[a-z_][a-z0-9_-]*@[A-Za-z0-9.-]+(:[0-9]{1,5})?|tcp://[A-Za-z0-9.-]+:[0-9]{1,5})$")
 
 KNOWN_KEYS: dict[str, str] = {
     "domain": "DNS name the platform is served under, e.g. sevensa.nl",
     "acmeEmail": "e-mail address for Let's Encrypt",
     "dockerHost": "unix:///var/run/docker.sock or ssh://user@host",
+    "dockerApiVersion": "Docker Engine API version of the host, e.g. 1.41 (Debian stable's 20.10, the default)",
+    "publishAddress": "IPv4 address published ports bind to (default 0.0.0.0; 127.0.0.1 for a local lab)",
     "tls": "letsencrypt | letsencrypt-staging | self-signed",
     "stacks": f"list out of {', '.join(STACK_NAMES)}",
     "imageOverrides": "map of service or datastore name -> pinned image",
@@ -137,6 +141,8 @@ def build_spec(raw: dict[str, Any], stack_name: str, source: str) -> PlatformSpe
     domain = _scalar(raw, "domain", DOMAIN_PATTERN, "a DNS name of lower-case labels, e.g. sevensa.nl", out)
     acme_email = _scalar(raw, "acmeEmail", EMAIL_PATTERN, "an e-mail address, e.g. ops@sevensa.nl", out)
     docker_host = _scalar(raw, "dockerHost", DOCKER_HOST_PATTERN, "unix:///path/docker.sock, ssh://user@host[:port] or tcp://host:port", out)
+    api_version = _scalar(raw, "dockerApiVersion", API_VERSION_PATTERN, "a Docker Engine API version such as 1.41", out)
+    publish_address = _scalar(raw, "publishAddress", IPV4_PATTERN, "an IPv4 address such as 127.0.0.1", out)
     tls = _tls(raw, out)
     stacks = _stacks(raw, out)
     seed = catalog.load(domain or PLACEHOLDER_DOMAIN)
@@ -156,6 +162,8 @@ def build_spec(raw: dict[str, Any], stack_name: str, source: str) -> PlatformSpe
             domain=domain or PLACEHOLDER_DOMAIN,
             acme_email=acme_email or f"invalid@{PLACEHOLDER_DOMAIN}",
             docker_host=docker_host or "unix:///invalid",
+            **({"docker_api_version": api_version} if api_version else {}),
+            **({"publish_address": publish_address} if publish_address else {}),
             tls=tls,
             stacks=stacks,
             networks=[n for n, _ in networks],
