@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: run test install install-test system-deps keycloak bench web
+.PHONY: run test install install-test system-deps keycloak pulumi-cli bench web
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ system-deps:
 keycloak:
 	bash scripts/fetch-keycloak.sh >/dev/null
 
-install-test: install system-deps keycloak
+## The real Pulumi CLI (the pulumi SDK pin's version) in .tools/bin, built once per machine.
+pulumi-cli:
+	bash scripts/build-pulumi-cli.sh
+
+install-test: install system-deps keycloak pulumi-cli
 
 ## The main job on the embedded default: the offline plan of the dev stack.
 run: install
@@ -33,7 +37,7 @@ web: install
 
 ## Everything the tests need, then the whole suite (real servers started by the fixtures).
 test: install-test
-	$(PY) -m pytest -q
+	PATH="$(CURDIR)/.tools/bin:$$PATH" $(PY) -m pytest -q
 
 bench: install-test
 	$(PY) benchmarks/plan.py
