@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from app.cli import origin_app
 from infra.cli.bootstrap import register as register_bootstrap
+from infra.cli.lab import register as register_lab
 from infra.cli.ops import register as register_operations
 from infra.cli.output import Stack, console, errors, report_problems
 from infra.plan.diff import diff_exports
@@ -118,4 +119,5 @@ def _print_diff(result, against: Path) -> None:  # noqa: ANN001 - PlanDiff
 
 register_operations(app)
 register_bootstrap(app)
+register_lab(app)
 app.add_typer(origin_app, name="origin", help="Origin calculations with the bundled engine (no server, no database).")

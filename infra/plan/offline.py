@@ -89,6 +89,13 @@ def keyed_secret(key: bytes) -> Callable[[str, str], str]:
     return lambda name, kind: hmac.new(key, f"{kind}:{name}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
+# Values the server assigns and the provider reads back (the lab sets them to these on its OpenBao).
+PROVIDER_COMPUTED: dict[str, tuple[str, ...]] = {
+    "vault:appRole/authBackendRole:AuthBackendRole": ("roleId",),
+    "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId": ("secretId",),
+}
+
+
 class PlanMocks(pulumi_mocks.Mocks):
     """Outputs = inputs plus what the provider would compute; random values are stand-ins
     (`secret(name, kind)`: `mock_secret` unless the lab gives keyed ones)."""
@@ -104,6 +111,8 @@ class PlanMocks(pulumi_mocks.Mocks):
             outputs[output] = self.secret(args.name, f"{token}.{output}")
         if token == "keycloak:openid/client:Client" and "clientSecret" not in outputs:
             outputs["clientSecret"] = self.secret(args.name, token)
+        for output in PROVIDER_COMPUTED.get(token, ()):
+            outputs.setdefault(output, self.secret(args.name, f"{token}.{output}"))
         if token.startswith("docker:index/remoteImage"):
             outputs.setdefault("repoDigest", f"{args.inputs.get('name', args.name)}@sha256:{'0' * 64}")
             outputs.setdefault("imageId", f"sha256:{hashlib.sha256(args.name.encode()).hexdigest()}")

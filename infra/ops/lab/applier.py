@@ -382,13 +382,17 @@ class Applier:
         image_overrides: Mapping[str, str],
         families: Mapping[str, FamilyApplier] | None = None,
         progress: Callable[[str], None] = lambda message: None,
+        on_networks: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_networks` runs once every planned network exists, before the first container
+        (the lab starts what it adds beside the plan, e.g. its ACME server, there)."""
         self.client = client
         self.api = client.api
         self.lab = lab
         self.overrides = dict(image_overrides)
         self.families = dict(families or {})
         self.progress = progress
+        self.on_networks = on_networks
         self.result = Applied()
         self._digests: dict[str, str] = {}
 
@@ -438,7 +442,11 @@ class Applier:
         started = time.monotonic()
         images = self._images(entries(document))
         declared: set[tuple[str, str]] = set()
-        for wave in _waves(self.units(document)):
+        units = self.units(document)
+        networks_pending = sum(1 for unit in units if unit.items[0].type == NETWORK)
+        if networks_pending == 0:
+            self.on_networks()
+        for wave in _waves(units):
             waiting: list[tuple[str, int]] = []
             for unit in wave:
                 if unit.name in self.families:
@@ -449,6 +457,9 @@ class Applier:
                 entry = unit.items[0]
                 if entry.type == NETWORK:
                     declared.add(("network", self._network(entry)))
+                    networks_pending -= 1
+                    if networks_pending == 0:
+                        self.on_networks()
                 elif entry.type == VOLUME:
                     declared.add(("volume", self._volume(entry)))
                 else:
@@ -610,13 +621,14 @@ class Applier:
             time.sleep(2)
 
     def _remove_undeclared(self, declared: set[tuple[str, str]]) -> None:
-        """Lab objects of earlier plans that this plan no longer declares (like `pulumi up`)."""
+        """Lab objects of earlier plans that this plan no longer declares (like `pulumi up`);
+        what the lab adds beside the plan has no digest label and stays."""
         label = f"{LAB_LABEL}={self.lab}"
-        for container in self.client.containers.list(all=True, filters={"label": label}):
+        for container in self.client.containers.list(all=True, filters={"label": [label, DIGEST_LABEL]}):
             if ("container", container.name) not in declared:
                 container.remove(force=True, v=True)
                 self.result.removed.append(f"container {container.name}")
-        for network in self.client.networks.list(filters={"label": label}):
+        for network in self.client.networks.list(filters={"label": [label, DIGEST_LABEL]}):
             if ("network", network.name) not in declared:
                 network.remove()
                 self.result.removed.append(f"network {network.name}")

@@ -1,0 +1,315 @@
+"""The live checks of the lab: what the plan declares, measured on the running engine.
+
+Each check is a function `(LiveLab) -> CheckResult`; the report runs them all, and each
+test under `tests/live/` runs one and asserts it passed (with its detail as the message).
+Traffic goes only to 127.0.0.1 (Traefik's published ports) and to the lab's own containers.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import docker
+import docker.errors
+import httpx
+
+from infra.ops.lab import applier, isolation
+
+MB = 1024 * 1024
+PUBLIC_ADDRESS = "127.0.0.1"
+TRAEFIK = "traefik"
+TRAEFIK_INTERNAL_PORTS = (8080, 8081, 8082)  # dashboard/API, ping, metrics: never published
+
+
+@dataclass
+class CheckResult:
+    name: str
+    passed: bool
+    detail: str
+    data: Any = None
+
+
+@dataclass
+class LiveLab:
+    """The running lab beside the plan it was made from."""
+
+    client: docker.DockerClient
+    document: Mapping[str, Any]
+    lab: str = "lab"
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def planned(self) -> dict[str, dict[str, Any]]:
+        """Container name -> planned inputs, for the containers that run (not the file seeds)."""
+        found = {}
+        for entry in applier.entries(self.document):
+            if entry.type == applier.CONTAINER and entry.inputs.get("start", True) is not False:
+                found[entry.inputs["name"]] = entry.inputs
+        return found
+
+    @cached_property
+    def planned_networks(self) -> dict[str, dict[str, Any]]:
+        return {e.inputs["name"]: e.inputs for e in applier.entries(self.document) if e.type == applier.NETWORK}
+
+    def container(self, name: str) -> Any:
+        return self.client.containers.get(name)
+
+    def live(self) -> list[isolation.LiveContainer]:
+        containers = []
+        for name, inputs in sorted(self.planned.items()):
+            attrs = self.container(name).attrs
+            containers.append(
+                isolation.LiveContainer(
+                    name=name,
+                    pid=attrs["State"]["Pid"],
+                    planned_networks=frozenset(n["name"] for n in inputs.get("networksAdvanced", [])),
+                    addresses={net: value["IPAddress"] for net, value in attrs["NetworkSettings"]["Networks"].items()},
+                )
+            )
+        return containers
+
+    def routed_hosts(self) -> dict[str, dict[str, Any]]:
+        """Host -> {container, forward_auth} from the planned Traefik router labels."""
+        hosts: dict[str, dict[str, Any]] = {}
+        for name, inputs in self.planned.items():
+            labels = {item["label"]: item["value"] for item in inputs.get("labels", [])}
+            for key, rule in labels.items():
+                if not (key.startswith("traefik.http.routers.") and key.endswith(".rule")) or "PathPrefix(`/oauth2/`)" in rule:
+                    continue
+                router = key.removesuffix(".rule")
+                host = rule.split("Host(`", 1)[1].split("`", 1)[0]
+                middlewares = labels.get(f"{router}.middlewares", "")
+                hosts.setdefault(host, {"container": name, "forward_auth": "forward-auth" in middlewares, "paths": []})
+                if "PathPrefix(`" in rule:
+                    hosts[host]["paths"].append(rule.split("PathPrefix(`", 1)[1].split("`", 1)[0])
+        return hosts
+
+
+def _result(name: str, problems: list[str], ok: str, data: Any = None) -> CheckResult:
+    return CheckResult(name, not problems, "; ".join(problems[:12]) + (f" (+{len(problems) - 12} more)" if len(problems) > 12 else "") if problems else ok, data)
+
+
+# -- containers -----------------------------------------------------------------------------
+def containers_healthy(lab: LiveLab) -> CheckResult:
+    problems = []
+    for name in sorted(lab.planned):
+        try:
+            state = lab.container(name).attrs["State"]
+        except docker.errors.NotFound:
+            problems.append(f"{name}: missing")
+            continue
+        health = (state.get("Health") or {}).get("Status", "no healthcheck")
+        if state["Status"] != "running" or health != "healthy":
+            problems.append(f"{name}: {state['Status']}/{health}")
+    return _result("every container running and healthy", problems, f"{len(lab.planned)} containers running and healthy")
+
+
+def inspect_matches_plan(lab: LiveLab) -> CheckResult:
+    """Read-only root, user, capabilities, no-new-privileges, memory, networks and addresses."""
+    problems = []
+    for name, inputs in sorted(lab.planned.items()):
+        attrs = lab.container(name).attrs
+        host, config = attrs["HostConfig"], attrs["Config"]
+        want_caps = inputs.get("capabilities", {})
+        checks = {
+            "read-only root": (host["ReadonlyRootfs"], bool(inputs.get("readOnly", False))),
+            "user": (config.get("User", ""), inputs.get("user", "")),
+            "cap drop": (sorted(host.get("CapDrop") or []), sorted(want_caps.get("drops", []))),
+            "cap add": (sorted(host.get("CapAdd") or []), sorted(want_caps.get("adds", []))),
+            "no-new-privileges": ("no-new-privileges:true" in (host.get("SecurityOpt") or []), "no-new-privileges:true" in inputs.get("securityOpts", [])),
+            "memory": (host["Memory"], int(inputs.get("memory", 0)) * MB),
+            "swap": (host["MemorySwap"], int(inputs.get("memorySwap", 0)) * MB),
+            "privileged": (host["Privileged"], bool(inputs.get("privileged", False))),
+        }
+        networks = attrs["NetworkSettings"]["Networks"]
+        planned_networks = {n["name"]: n for n in inputs.get("networksAdvanced", [])}
+        checks["networks"] = (sorted(networks), sorted(planned_networks))
+        for net, planned in planned_networks.items():
+            if "ipv4Address" in planned and net in networks:
+                checks[f"address on {net}"] = (networks[net]["IPAddress"], planned["ipv4Address"])
+            if net in networks:
+                missing = set(planned.get("aliases", [])) - set(networks[net].get("Aliases") or [])
+                checks[f"aliases on {net}"] = (sorted(missing), [])
+        problems += [f"{name}: {what} is {got!r}, plan {want!r}" for what, (got, want) in checks.items() if got != want]
+    return _result("docker inspect matches the plan", problems, f"{len(lab.planned)} containers: read-only root, user, capabilities, no-new-privileges, memory, networks and addresses as planned")
+
+
+def networks_match_plan(lab: LiveLab) -> CheckResult:
+    problems = []
+    for name, inputs in sorted(lab.planned_networks.items()):
+        try:
+            attrs = lab.client.networks.get(name).attrs
+        except docker.errors.NotFound:
+            problems.append(f"{name}: missing")
+            continue
+        live = [{"subnet": c.get("Subnet"), "gateway": c.get("Gateway")} for c in (attrs.get("IPAM") or {}).get("Config") or []]
+        planned = [{"subnet": c["subnet"], "gateway": c.get("gateway")} for c in inputs.get("ipamConfigs", [])]
+        if live != planned:
+            problems.append(f"{name}: IPAM {live}, plan {planned}")
+        if attrs["Internal"] != bool(inputs.get("internal", False)):
+            problems.append(f"{name}: internal={attrs['Internal']}, plan {inputs.get('internal', False)}")
+    return _result("networks: exact subnets and internal flags", problems, f"{len(lab.planned_networks)} networks as planned")
+
+
+def only_traefik_published(lab: LiveLab) -> CheckResult:
+    """Nothing but Traefik publishes a host port, and Traefik only 80/443 on the publish address."""
+    problems, seen = [], []
+    for container in lab.client.containers.list(filters={"label": f"{applier.LAB_LABEL}={lab.lab}"}):
+        for port, bindings in (container.attrs["NetworkSettings"].get("Ports") or {}).items():
+            for binding in bindings or []:
+                seen.append(f"{container.name} {binding['HostIp']}:{binding['HostPort']}->{port}")
+                if container.name != TRAEFIK or port not in ("80/tcp", "443/tcp") or binding["HostIp"] != PUBLIC_ADDRESS:
+                    problems.append(f"{container.name} publishes {binding['HostIp']}:{binding['HostPort']} -> {port}")
+    return _result("only Traefik is published (80/443 on 127.0.0.1)", problems, ", ".join(sorted(seen)) or "nothing published", seen)
+
+
+def isolation_matrix(lab: LiveLab) -> CheckResult:
+    matrix = isolation.measure(lab.live())
+    problems = [
+        f"{c.source} -> {c.target.container}:{c.target.port} on {c.target.network}: {'open' if c.measured else 'closed'}, plan {'open' if c.expected else 'closed'}"
+        for c in matrix.differing
+    ]
+    opened = sum(c.measured for c in matrix.cells)
+    return _result(
+        "isolation matrix from each container's network namespace",
+        problems,
+        f"{len(matrix.cells)} cells tested, {opened} open, {len(matrix.cells) - opened} closed, all as planned",
+        matrix.as_json(),
+    )
+
+
+# -- Traefik --------------------------------------------------------------------------------
+def https(host: str, path: str = "/", method: str = "GET", **kwargs: Any) -> httpx.Response:
+    """A request to Traefik on 127.0.0.1:443 for `host` (SNI and Host header), not following redirects."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the lab's CA is checked in `traefik_certificates`
+    with httpx.Client(verify=context, timeout=10) as client:
+        return client.request(method, f"https://{PUBLIC_ADDRESS}{path}", headers={"Host": host}, extensions={"sni_hostname": host}, **kwargs)
+
+
+def traefik_redirects_http(lab: LiveLab) -> CheckResult:
+    problems = []
+    for host in sorted(lab.routed_hosts()):
+        response = httpx.get(f"http://{PUBLIC_ADDRESS}/", headers={"Host": host}, timeout=10)
+        location = response.headers.get("location", "")
+        if response.status_code not in (301, 302, 307, 308) or not location.startswith(f"https://{host}"):
+            problems.append(f"{host}: {response.status_code} -> {location!r}")
+    return _result("HTTP redirects to HTTPS", problems, f"{len(lab.routed_hosts())} hosts redirect to https")
+
+
+def traefik_routes(lab: LiveLab) -> CheckResult:
+    """Each public host reaches its service; each protected host without a session goes to the login."""
+    problems, seen = [], {}
+    for host, route in sorted(lab.routed_hosts().items()):
+        path = (route["paths"] or ["/"])[0]
+        response = https(host, path)
+        seen[host] = response.status_code
+        if route["forward_auth"]:
+            location = response.headers.get("location", "")
+            if response.status_code not in (302, 303, 307) or "/oauth2/" not in location and "/realms/" not in location:
+                problems.append(f"{host} (protected): {response.status_code} -> {location!r}, expected a redirect to the login")
+        elif response.status_code >= 500 or response.status_code == 404:
+            problems.append(f"{host}{path}: {response.status_code} (no route to {route['container']})")
+    return _result("each host routes; protected hosts redirect to the login", problems, f"{len(seen)} hosts: {seen}", seen)
+
+
+def traefik_forward_auth_login(lab: LiveLab) -> CheckResult:
+    """A protected host without a session ends at Keycloak's login form through oauth2-proxy."""
+    protected = sorted(h for h, r in lab.routed_hosts().items() if r["forward_auth"])
+    if not protected:
+        return CheckResult("forward-auth leads to the Keycloak login", False, "no protected host in the plan")
+    host, hops = protected[0], []
+    url_host, path = host, "/"
+    for _ in range(6):
+        response = https(url_host, path)
+        hops.append(f"{url_host}{path.split('?')[0]} {response.status_code}")
+        location = response.headers.get("location")
+        if not location:
+            break
+        target = httpx.URL(location)
+        url_host, path = target.host, target.raw_path.decode()
+    ok = response.status_code == 200 and "kc-form-login" in response.text
+    return _result("forward-auth leads to the Keycloak login", [] if ok else [" -> ".join(hops)], " -> ".join(hops), hops)
+
+
+def traefik_security_headers(lab: LiveLab) -> CheckResult:
+    wanted = {"strict-transport-security": "max-age=", "x-content-type-options": "nosniff", "x-frame-options": "SAMEORIGIN", "referrer-policy": "strict-origin"}
+    problems = []
+    for host, route in sorted(lab.routed_hosts().items()):
+        response = https(host, (route["paths"] or ["/"])[0])
+        problems += [f"{host}: {header} missing or wrong ({response.headers.get(header)!r})" for header, value in wanted.items() if value not in response.headers.get(header, "")]
+    return _result("security headers on every host", problems, f"{', '.join(wanted)} on {len(lab.routed_hosts())} hosts")
+
+
+def traefik_rate_limit(lab: LiveLab) -> CheckResult:
+    """More requests than average+burst in a second: some answer 429."""
+    host = next(h for h, r in sorted(lab.routed_hosts().items()) if not r["forward_auth"])
+    statuses: dict[int, int] = {}
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with httpx.Client(verify=context, timeout=10, limits=httpx.Limits(max_keepalive_connections=20)) as client:
+        for _ in range(400):
+            code = client.get(f"https://{PUBLIC_ADDRESS}/", headers={"Host": host}, extensions={"sni_hostname": host}).status_code
+            statuses[code] = statuses.get(code, 0) + 1
+            if statuses.get(429, 0) >= 5:
+                break
+    return _result("rate limit answers 429", [] if 429 in statuses else [f"{host}: no 429 in {statuses}"], f"{host}: {statuses}", statuses)
+
+
+def traefik_internals_not_public(lab: LiveLab) -> CheckResult:
+    """Dashboard/API, ping and /metrics answer on no public address, by no host name."""
+    problems = []
+    for port in TRAEFIK_INTERNAL_PORTS:
+        try:
+            httpx.get(f"http://{PUBLIC_ADDRESS}:{port}/metrics", timeout=3)
+            problems.append(f"127.0.0.1:{port} answers")
+        except httpx.TransportError:
+            pass
+    for host in sorted(lab.routed_hosts()):
+        for path in ("/metrics", "/dashboard/", "/api/rawdata", "/ping"):
+            response = https(host, path)
+            if response.status_code == 200 and ("traefik" in response.text.lower() and path != "/metrics" or "traefik_" in response.text):
+                problems.append(f"{host}{path} serves Traefik's {path}")
+    return _result("Traefik dashboard, API and /metrics not reachable from outside", problems, "ports 8080-8082 closed on 127.0.0.1; no host serves them")
+
+
+# -- restarts and faults --------------------------------------------------------------------
+def restart_and_wait(lab: LiveLab, name: str, timeout: float = 300) -> None:
+    container = lab.container(name)
+    container.restart(timeout=30)
+    applier.Applier(lab.client, lab.lab, {}).wait_healthy(name, int(timeout))
+
+
+LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
+    containers_healthy,
+    inspect_matches_plan,
+    networks_match_plan,
+    only_traefik_published,
+    isolation_matrix,
+    traefik_redirects_http,
+    traefik_routes,
+    traefik_forward_auth_login,
+    traefik_security_headers,
+    traefik_rate_limit,
+    traefik_internals_not_public,
+)
+
+
+def run_all(lab: LiveLab, progress: Callable[[str], None] = lambda message: None) -> list[CheckResult]:
+    results = []
+    for check in LIVE_CHECKS:
+        progress(f"check: {check.__name__}")
+        started = time.monotonic()
+        try:
+            result = check(lab)
+        except Exception as exc:  # a check that cannot run is a failed check, named
+            result = CheckResult(check.__name__, False, f"could not run: {type(exc).__name__}: {exc}")
+        lab.seconds[check.__name__] = time.monotonic() - started
+        results.append(result)
+    return results
