@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: run test install install-test system-deps keycloak pulumi-cli bench web
+.PHONY: run test install install-test system-deps keycloak pulumi-cli bench web lab lab-down
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,11 @@ test: install-test
 
 bench: install-test
 	$(PY) benchmarks/plan.py
+
+## The live lab (issue 11): Docker engine, local images, the lab stack applied, live checks, report.
+## Runs as root; converges when run again. `make lab-down` removes everything it created.
+lab: install
+	$(PY) cli.py lab up --stack lab
+
+lab-down: install
+	$(PY) cli.py lab down --stack lab
