@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Install and start the Docker engine the live lab runs on: Debian stable's `docker.io`
+# (Engine 20.10, API 1.41), never a daemon that happens to be there already from elsewhere.
+#
+# Idempotent and safe to run concurrently (flock): installs the package when /usr/sbin/dockerd
+# is absent, starts dockerd as root in the background when its socket does not answer, waits
+# for the socket, and checks that the daemon answering is Debian's 20.10. Needs root.
+#
+#   pidfile  /var/run/docker.pid     log  /var/log/sevensa-dockerd.log
+#   socket   /var/run/docker.sock
+#
+# A newer docker CLIENT on PATH (e.g. /usr/local/bin/docker 28.x) is fine: clients negotiate
+# the API version down to the daemon's 1.41.
+set -euo pipefail
+
+DOCKERD=/usr/sbin/dockerd
+SOCKET=/var/run/docker.sock
+PIDFILE=/var/run/docker.pid
+LOG=/var/log/sevensa-dockerd.log
+WANT_MAJOR_MINOR=20.10
+WAIT_SECONDS=${DOCKER_WAIT_SECONDS:-90}
+
+log() { printf 'install-docker: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+[[ $EUID -eq 0 ]] || die "needs root (dockerd runs as root)"
+
+exec 9>/var/lock/sevensa-install-docker.lock
+flock -w 600 9 || die "timed out waiting for /var/lock/sevensa-install-docker.lock"
+
+# The daemon's version as it reports it on the socket ("" when nothing answers).
+server_version() {
+  curl -fsS --max-time 3 --unix-socket "$SOCKET" http://localhost/version 2>/dev/null \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])' 2>/dev/null || true
+}
+
+# --- 1. the package ---------------------------------------------------------
+if [[ ! -x "$DOCKERD" ]]; then
+  log "installing Debian docker.io (Engine $WANT_MAJOR_MINOR)"
+  apt-get update -qq
+  # policy-rc.d / no systemd: the package's service is not started here; we start dockerd below
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io curl >&2
+fi
+command -v curl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl >&2
+installed="$("$DOCKERD" --version | sed -n 's/^Docker version \([0-9.]*\).*/\1/p')"
+[[ "$installed" == "$WANT_MAJOR_MINOR".* ]] || die "$DOCKERD is version '$installed', expected Debian's $WANT_MAJOR_MINOR.x"
+
+# --- 2. the daemon ------------------------------------------------------------
+running="$(server_version)"
+if [[ -z "$running" ]]; then
+  if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+    log "dockerd (pid $(cat "$PIDFILE")) is starting; waiting for its socket"
+  else
+    rm -f "$PIDFILE"
+    log "starting $DOCKERD (log: $LOG)"
+    # own session, stdin closed: it outlives this script and the shell that ran it
+    setsid "$DOCKERD" --pidfile "$PIDFILE" --host "unix://$SOCKET" </dev/null >>"$LOG" 2>&1 &
+  fi
+  for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
+    running="$(server_version)"
+    [[ -n "$running" ]] && break
+    sleep 0.5
+  done
+  if [[ -z "$running" ]]; then
+    tail -n 30 "$LOG" >&2 || true
+    die "dockerd did not answer on $SOCKET within ${WAIT_SECONDS}s (log tail above)"
+  fi
+fi
+[[ "$running" == "$WANT_MAJOR_MINOR".* ]] \
+  || die "the daemon on $SOCKET is Docker $running, not Debian's $WANT_MAJOR_MINOR; stop it and run this script again"
+log "Docker engine $running is running on $SOCKET"
