@@ -20,7 +20,8 @@ PRIVATE_BLOCKS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", 
 
 @lru_cache(maxsize=1)
 def _raw() -> dict[str, Any]:
-    return yaml.safe_load(CATALOG_FILE.read_text())
+    # our own file: libyaml's safe loader reads it in a tenth of the pure-Python one's time
+    return yaml.load(CATALOG_FILE.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
 
 
 def load(domain: str) -> dict[str, Any]:
