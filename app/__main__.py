@@ -40,12 +40,14 @@ def serve(
     host: str = typer.Option("0.0.0.0", help="bind address"),
     port: int = typer.Option(8000),
     workers: int = typer.Option(2, min=1, help="uvicorn server processes (about one per core)"),
+    metrics_port: int | None = typer.Option(None, help="internal Prometheus port [default: PSRA_METRICS_PORT or 9464]"),
 ) -> None:
-    """Migrate once, then serve the API with uvicorn."""
-    if Settings().migrate_on_startup:
+    """Migrate once, then serve the API with uvicorn and the metrics on their internal port."""
+    settings = Settings()
+    if settings.migrate_on_startup:
         migrate()
     os.environ["PSRA_MIGRATE_ON_STARTUP"] = "false"
-    run_servers(host, port, workers)
+    run_servers(host, port, workers, metrics_port or settings.metrics_port)
 
 
 if __name__ == "__main__":

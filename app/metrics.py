@@ -1,7 +1,9 @@
 """Prometheus metrics and their exposition (multi-process aware when uvicorn runs several workers).
 
-With PROMETHEUS_MULTIPROC_DIR set (the `python -m app serve` launcher sets it for >1 worker), each
-worker writes its samples there and /metrics aggregates them.
+The metrics are served on their own internal port (Settings.metrics_port), by a small HTTP server in a
+thread of the launcher process, never on the API port: Traefik routes only the API port, so the public
+host does not show them. With PROMETHEUS_MULTIPROC_DIR set (the `python -m app serve` launcher sets it
+for >1 worker), each worker writes its samples there and the metrics server aggregates them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.multiprocess import MultiProcessCollector
 
 HTTP_REQUESTS = Counter("psra_http_requests_total", "HTTP requests by route template and status", ["method", "route", "status"])
@@ -25,12 +28,19 @@ CALCULATIONS = Counter("psra_origin_calculations_total", "Stored origin calculat
 CACHE_REQUESTS = Counter("psra_cache_requests_total", "Cache look-ups by key family and result", ["family", "result"])
 
 
-def exposition() -> tuple[bytes, str]:
+def metrics_registry() -> CollectorRegistry:
+    """All workers' samples (multi-process directory) or this process's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        return registry
+    return REGISTRY
+
+
+def serve_metrics(host: str, port: int) -> WSGIServer:
+    """Start the metrics server (any path, GET only) in a daemon thread; `shutdown()` stops it."""
+    server, _ = start_http_server(port, addr=host, registry=metrics_registry())
+    return server
 
 
 Scope = MutableMapping[str, Any]

@@ -1,7 +1,8 @@
 """Keycloak OIDC bearer tokens: signature against the realm's JWKS, issuer, audience, expiry, roles.
 
-Realm roles are read from `realm_access.roles`. Keys are cached; an unknown key id triggers one
-JWKS refetch (key rotation), at most every 30 s, done off the event loop by the caller.
+Realm roles are read from `realm_access.roles` (a claim of another shape counts as no roles). Keys are
+cached; an unknown key id triggers one JWKS refetch (key rotation), at most every 30 s, done off the
+event loop by the caller.
 
 A client sends the same access token with every request until it expires, so a token that passed every
 check is remembered (bounded, by its exact text) with its principal and `exp`: a repeat costs one dict
@@ -86,12 +87,15 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(f"token rejected: {error}") from None
-        roles = claims.get("realm_access", {}).get("roles", [])
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject:
+            raise InvalidToken("token rejected: its subject is not a string")
+        username, email = claims.get("preferred_username"), claims.get("email")
         principal = Principal(
-            subject=claims["sub"],
-            username=claims.get("preferred_username") or claims["sub"],
-            email=claims.get("email"),
-            roles=frozenset(role for role in roles if isinstance(role, str)),
+            subject=subject,
+            username=username if isinstance(username, str) and username else subject,
+            email=email if isinstance(email, str) else None,
+            roles=realm_roles(claims),
         )
         return principal, float(claims["exp"])
 
@@ -117,6 +121,16 @@ class TokenVerifier:
             self._fetched_at = time.monotonic()
         self._keys = {key.key_id: key for key in jwk_set.keys if key.key_id}
         self._verified = {}  # a key may have been withdrawn: verify every token again
+
+
+def realm_roles(claims: dict[str, object]) -> frozenset[str]:
+    """`realm_access.roles` when it has Keycloak's shape (an object holding a list of strings); any other
+    shape (null, a string, a list, a number, roles as an object...) is no roles: 403, never an error."""
+    access = claims.get("realm_access")
+    roles = access.get("roles") if isinstance(access, dict) else None
+    if not isinstance(roles, list):
+        return frozenset()
+    return frozenset(role for role in roles if isinstance(role, str))
 
 
 def _kid(token: str) -> str:

@@ -3,7 +3,8 @@
 The kernel then spreads connections evenly over the workers; with one shared listening socket (as
 `uvicorn --workers` does), long-lived keep-alive connections from a proxy pile up on whichever worker
 accepts first. The first worker to end ends the service, so the container restarts as a whole. With
-more than one worker, Prometheus samples go to a shared multiprocess directory.
+more than one worker, Prometheus samples go to a shared multiprocess directory; this process serves them
+on the internal metrics port (app/metrics.py).
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from multiprocessing.connection import wait
 
 import uvicorn
 
+from app.metrics import serve_metrics
 
-def run_servers(host: str, port: int, workers: int) -> None:
+
+def run_servers(host: str, port: int, workers: int, metrics_port: int) -> None:
     if workers == 1:
+        serve_metrics(host, metrics_port)
         run_worker(host, port)
         return
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="psra-metrics-"))
+    serve_metrics(host, metrics_port)
     context = multiprocessing.get_context("spawn")
     processes = [context.Process(target=run_worker, args=(host, port), name=f"psra-worker-{n}") for n in range(workers)]
     for process in processes:

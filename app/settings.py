@@ -55,9 +55,30 @@ class Settings(BaseSettings):
     forward_auth_client_id: str = Field(default="oauth2-proxy", description="Keycloak client of the oauth2-proxy in front of the web pages")
     forward_auth_prefix: str = Field(default="/oauth2", description="oauth2-proxy's path prefix on the web pages' host")
 
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024, le=16 * 1024 * 1024, description="largest request body (413 beyond), announced or streamed; a calculation of 200 materials is ~15 KiB"
+    )
+    metrics_port: int = Field(
+        default=9464, ge=1, le=65535, description="internal port of the Prometheus metrics (the API port serves none; Traefik routes only the API port)"
+    )
+    api_docs: bool | None = Field(
+        default=None, description="serve /docs and /openapi.json; unset: only on the embedded default (SQLite, no OpenBao), never in production"
+    )
+
+    origin_allow_unverified_rules: bool = Field(
+        default=True,
+        description="origin.allowUnverifiedRules: false refuses (422) calculations resting on rules data marked UNVERIFIED (the PEM rules) instead of answering with a warning",
+    )
+
     certificate_ttl_seconds: int = 3600
     rules_ttl_seconds: int = 43200
     hs_code_ttl_seconds: int = 86400
+
+    @property
+    def serves_api_docs(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.database_url is None and self.openbao_addr is None
 
     @property
     def oidc_issuer(self) -> str:

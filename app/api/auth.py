@@ -39,18 +39,39 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-async def _principal(services: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
-    if credentials is None or credentials.scheme.lower() != "bearer":
+async def verified_principal(services: Services, authorization: str | None) -> Principal:
+    """The principal of an `Authorization: Bearer` header value: 401 without a valid token, 503 when the
+    identity provider's keys cannot be fetched."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     verifier = services.verifier
     try:
-        if verifier.needs_key_fetch(credentials.credentials):
-            return await run_in_threadpool(verifier.verify, credentials.credentials)
-        return verifier.verify(credentials.credentials)
+        if verifier.needs_key_fetch(token):
+            return await run_in_threadpool(verifier.verify, token)
+        return verifier.verify(token)
     except InvalidToken as error:
         raise _unauthorized(str(error)) from None
     except IdentityProviderUnavailable as error:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=str(error)) from None
+
+
+async def authenticate_first(request: Request) -> None:
+    """Verify the token before the body is read (app/api/routing.py) and keep the principal for `_principal`,
+    unless the app resolves principals through an override of `_principal` (the local mode)."""
+    if _principal not in request.app.dependency_overrides:
+        request.state.principal = await verified_principal(request.app.state.services, request.headers.get("authorization"))
+
+
+async def _principal(
+    request: Request, services: ServicesDep, _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The caller's principal; `_scheme` only declares the bearer scheme in the OpenAPI document."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None:
+        return principal
+    return await verified_principal(services, request.headers.get("authorization"))
 
 
 async def _caller(services: Services, principal: Principal, admin_only: bool) -> Caller:

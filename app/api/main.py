@@ -12,6 +12,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
+from app.api.body_limit import BodyLimit
 from app.api.errors import install_error_handlers
 from app.api.routes import calculations, declarations, health, reference, rules
 from app.api.services import build_services
@@ -44,12 +45,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 services.close()
 
+    docs = settings.serves_api_docs
     app = FastAPI(
         title="PSRA origin calculation",
         version="1.0.0",
         summary="Preferential origin under EU-JP, EU-UK, CETA, EU-KR and PEM with supplier declarations",
         lifespan=lifespan,
+        # the interactive docs and the schema only on the embedded default, never in production
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)
     for module in (calculations, rules, declarations, reference, health):

@@ -50,7 +50,7 @@ class DeclarationIn(BaseModel):
 
     type: Literal["ltsd", "supplier_declaration"]
     supplier_name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(printable_text)]
-    supplier_country: str = Field(description="EU member state where the supplier is established (ISO 3166 alpha-2)")
+    supplier_country: str = Field(max_length=2, description="EU member state where the supplier is established (ISO 3166 alpha-2)")
     agreements: list[AgreementCode] = Field(min_length=1, max_length=5, description="agreements whose preferential origin is declared")
     products: Annotated[str, Field(min_length=1, max_length=2000, description="the goods covered"), AfterValidator(printable_text)]
     issue_date: date

@@ -7,6 +7,7 @@ platform does (tests/app/platform.py) and start the app in-process against them.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +22,13 @@ from app.engine.report import AssessmentReport
 from app.engine.request import AssessmentRequest
 from app.engine.rulebook import RuleBook, default_rulebook
 from app.settings import Settings
-from tests.app.platform import AppRoleFiles, PsraRealm, provision_openbao, provision_realm
+from tests.app.platform import (
+    AppRoleFiles,
+    PsraRealm,
+    provision_openbao,
+    provision_realm,
+)
+from tests.app.served import ServedApp, platform_env, serving_app
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +72,11 @@ def app_settings(approle_files: AppRoleFiles, openbao_dev: Any, redis_server: An
 def api(app_settings: Settings, psra_realm: PsraRealm) -> Iterator[TestClient]:
     with TestClient(create_app(app_settings)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def served_api(app_settings: Settings, psra_realm: PsraRealm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedApp]:
+    """`python -m app serve` with two workers on the same servers as `api` (real sockets, worker memory)."""
+    log = tmp_path_factory.mktemp("served-app") / "app.log"
+    with serving_app({**os.environ, **platform_env(app_settings)}, workers=2, log=log) as served:
+        yield served

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,21 @@ class PsraRealm:
 
     def headers(self, username: str, client: str = TEST_CLIENT) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(username, client)}"}
+
+
+class RenewedToken:
+    """A user's token from Keycloak, renewed well before its 300 s lifetime runs out (long fuzz runs)."""
+
+    def __init__(self, realm: PsraRealm, username: str) -> None:
+        self._realm = realm
+        self._username = username
+        self._value = ""
+        self._at = float("-inf")
+
+    def headers(self) -> dict[str, str]:
+        if time.monotonic() - self._at > 200:
+            self._value, self._at = self._realm.token(self._username), time.monotonic()
+        return {"Authorization": f"Bearer {self._value}"}
 
 
 def provision_realm(keycloak_server: Any) -> PsraRealm:
@@ -101,6 +117,45 @@ def provision_realm(keycloak_server: Any) -> PsraRealm:
         if roles:
             admin.assign_realm_roles(user_id, [admin.get_realm_role(role) for role in roles])
     return realm
+
+
+def provision_claims_client(keycloak_server: Any, realm: PsraRealm, client_id: str, claims: dict[str, str]) -> None:
+    """A TEST-ONLY client whose access tokens carry `claims` (name -> JSON text) hard-coded by Keycloak in
+    place of its own role claims (the client gets only the `basic` scope, so `sub` but no `realm_access`):
+    Keycloak signs tokens with malformed claims, as a misconfigured mapper would."""
+    admin = keycloak_server.admin()
+    admin.change_current_realm(REALM)
+    mappers = [
+        {
+            "name": f"hardcoded-{name}",
+            "protocol": "openid-connect",
+            "protocolMapper": "oidc-hardcoded-claim-mapper",
+            "config": {"claim.name": name, "claim.value": value, "jsonType.label": "JSON", "access.token.claim": "true"},
+        }
+        for name, value in claims.items()
+    ]
+    audience = {
+        "name": "audience-psra-api",
+        "protocol": "openid-connect",
+        "protocolMapper": "oidc-audience-mapper",
+        "config": {"included.custom.audience": AUDIENCE, "access.token.claim": "true", "id.token.claim": "false"},
+    }
+    secret = secrets.token_urlsafe(24)
+    admin.create_client(
+        {
+            "clientId": client_id,
+            "enabled": True,
+            "publicClient": False,
+            "secret": secret,
+            "directAccessGrantsEnabled": True,
+            "standardFlowEnabled": False,
+            "protocolMappers": [audience, *mappers],
+            "defaultClientScopes": ["basic"],
+            "optionalClientScopes": [],
+        },
+        skip_exists=True,
+    )
+    realm.client_secrets[client_id] = secret
 
 
 @dataclass(frozen=True)

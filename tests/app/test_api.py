@@ -12,8 +12,10 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 
 from app.api.main import create_app
+from app.metrics import metrics_registry
 from app.openbao import SecretsError
 from tests.app.cases import material, request
 from tests.app.platform import FOREIGN_CLIENT, SHORT_CLIENT
@@ -102,7 +104,7 @@ class TestCalculations:
         second = api.post("/v1/origin/calculations", json=body, headers=psra_realm.headers("bob")).json()
         assert first["id"] != second["id"] and first["result"] == second["result"]
         assert set(redis_server.client().keys("calculation:*")) == keys
-        metrics = api.get("/metrics").text
+        metrics = generate_latest(metrics_registry()).decode()
         assert 'psra_cache_requests_total{family="calculation",result="hit"}' in metrics
 
     def test_json_numbers_stay_exact(self, api, psra_realm):
@@ -428,6 +430,6 @@ class TestOperations:
     def test_health_and_metrics(self, api, psra_realm):
         assert api.get("/healthz").json() == {"status": "ok"}
         api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice"))
-        metrics = api.get("/metrics").text
+        metrics = generate_latest(metrics_registry()).decode()
         assert 'psra_http_requests_total{method="POST",route="/v1/origin/calculations",status="201"}' in metrics
         assert 'psra_origin_calculations_total{agreement="EU-JP",originating="true"}' in metrics

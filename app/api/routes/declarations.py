@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from app.api.audit import record
 from app.api.auth import Caller, ServicesDep, UserCaller
+from app.api.routing import ApiRoute
 from app.api.schemas import DeclarationIn, DeclarationOut
 from app.api.services import Services
 from app.db.models import SupplierDeclaration, utcnow
 
-router = APIRouter(prefix="/v1/supplier-declarations", tags=["supplier declarations"])
+router = APIRouter(prefix="/v1/supplier-declarations", tags=["supplier declarations"], route_class=ApiRoute)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such declaration visible to the caller"}}
 
 

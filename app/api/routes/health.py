@@ -1,13 +1,12 @@
-"""Liveness, readiness and Prometheus metrics; no authentication (scraped on the internal network)."""
+"""Liveness and readiness; no authentication. (Prometheus metrics are on their own internal port: app/metrics.py.)"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from app.api.auth import ServicesDep
-from app.metrics import exposition
 
 router = APIRouter(tags=["operations"])
 
@@ -25,9 +24,3 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
         content={"status": "ready" if ready else "not ready", "checks": checks},
     )
-
-
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
-    body, content_type = exposition()
-    return Response(content=body, media_type=content_type)

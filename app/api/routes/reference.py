@@ -10,11 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
 from app.api.auth import AdminCaller, ServicesDep, UserCaller
+from app.api.routing import ApiRoute
 from app.api.schemas import AuditLogOut, HsCodeOut
 from app.cache import HS_CODE_PREFIX
 from app.db.models import AuditLog, HsCode
 
-router = APIRouter(tags=["reference"])
+router = APIRouter(tags=["reference"], route_class=ApiRoute)
 
 
 @router.get("/v1/hs-codes/{code}", response_model=HsCodeOut, responses={404: {"description": "code not in the HS reference"}})

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.api.audit import record
 from app.api.auth import AdminCaller, ServicesDep, UserCaller
 from app.api.errors import InputError
+from app.api.routing import ApiRoute
 from app.api.schemas import RuleIn, RuleOut
 from app.api.services import Services
 from app.cache import CALCULATION_PREFIX
@@ -23,7 +24,7 @@ from app.db.rules import product_rule, row_values
 from app.engine.request import AgreementCode
 from app.engine.rulebook import ProductRule
 
-router = APIRouter(prefix="/v1/origin/rules", tags=["origin rules"])
+router = APIRouter(prefix="/v1/origin/rules", tags=["origin rules"], route_class=ApiRoute)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such rule"}}
 HsQuery = Annotated[str | None, Query(pattern=r"^\d{2}(\d{2}){0,4}$", description="2-10 digit HS code the rules must cover")]
 
