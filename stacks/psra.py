@@ -1,4 +1,4 @@
-"""PSRA stack: frontend, the bundled origin-calculation API (built from app/), origin engine.
+"""PSRA stack: the origin app built from app/ (JSON API at api.psra, web pages at psra behind forward-auth), origin engine.
 
 The data stores (psra-db, psra-redis) are built by the core stack; the API reads their
 credentials from OpenBao (`psra/database/credentials`, `psra/database/redis-password`)
@@ -21,15 +21,14 @@ def build(context: PlatformContext) -> None:
         context,
         "psra",
         per_service={
-            "psra-frontend": Fields(
-                env={"NEXT_PUBLIC_API_URL": f"https://{spec.host('api.psra')}", "API_INTERNAL_URL": "http://psra-api:8000", "NEXTAUTH_URL": f"https://{spec.host('psra')}"}
-            ),
             "psra-api": Fields(
                 env={
                     f"{API_PREFIX}KEYCLOAK_URL": f"https://{spec.host('auth')}",
                     f"{API_PREFIX}KEYCLOAK_REALM": realm,
                     f"{API_PREFIX}OIDC_AUDIENCE": audience,
                     f"{API_PREFIX}OPENBAO_NAMESPACE": "psra",
+                    # the web pages (psra.<domain>, behind forward-auth): logout returns here
+                    f"{API_PREFIX}PUBLIC_URL": f"https://{spec.host('psra')}",
                 }
             ).add(datastore_fields(context, {"REDIS": "psra-redis"}, API_PREFIX)),
             "origin-engine": Fields(env={"OIDC_ISSUER": issuer_url(context)}),

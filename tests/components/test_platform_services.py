@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from infra.plan.document import is_secret
+from templates import render
 from infra.spec.models import IMAGE_PATTERN, SECRET_KEY_PATTERN
 from tests.harness import Planned, spec_for
 from tests.components.platform_helpers import envs, labels, service_containers, uploaded_files
@@ -137,3 +138,25 @@ def test_secret_file_env_points_at_an_uploaded_secret(prod_plan: Planned) -> Non
         for key, value in envs(container).items():
             if key.endswith("_FILE") and SECRET_KEY_PATTERN.search(key):
                 assert value in files and is_secret(files[value]["content"]), f"{name}: {key}={value}"
+
+
+def test_psra_web_pages_are_the_app_behind_forward_auth(prod_plan: Planned) -> None:
+    """psra.<domain> serves the app's own web pages (no separate frontend image); oauth2-proxy passes the user's
+    access token on (audience psra-api), which the app verifies like an API token."""
+    containers = prod_plan.containers()
+    assert "psra-frontend" not in containers
+    found = labels(containers["psra-api"])
+    routers = {found[key]: key.split(".")[3] for key in found if ROUTER_RULE.match(key)}
+    web, api = routers["Host(`psra.sevensa.nl`)"], routers["Host(`api.psra.sevensa.nl`)"]
+    assert "forward-auth@file" in found[f"traefik.http.routers.{web}.middlewares"].split(",")
+    assert "forward-auth@file" not in found[f"traefik.http.routers.{api}.middlewares"].split(",")
+    assert found[f"traefik.http.services.{web}.loadbalancer.server.port"] == "8000"
+    assert envs(containers["psra-api"])["PSRA_PUBLIC_URL"] == "https://psra.sevensa.nl"
+    proxy_config = render(
+        "oauth2-proxy/oauth2-proxy.cfg.j2", realm="sevensa", port=4180, metrics_port=44180, client_id="oauth2-proxy", client_secret="s",
+        cookie_secret="c", issuer_url="https://auth.sevensa.nl/realms/sevensa", backchannel_url="http://keycloak:8080/realms/sevensa", domain="sevensa.nl",
+    )  # the plan holds it sealed (it carries the client secret)
+    assert "pass_access_token = true" in proxy_config.splitlines()
+    assert "- X-Auth-Request-Access-Token" in uploaded_files(prod_plan, "traefik")["/etc/traefik/dynamic/platform.yml"]["content"]
+    (mapper,) = [r for r in prod_plan.of_type("keycloak:openid/audienceProtocolMapper:AudienceProtocolMapper") if r.name == "keycloak-realm-client-oauth2-proxy-audience"]
+    assert mapper.inputs["includedCustomAudience"] == "psra-api"
