@@ -71,8 +71,8 @@ def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: 
     if agreement.unverified is not None and not allow_unverified:
         raise UnverifiedRulesRefused(
             ("agreement",),
-            f"the rules data for {agreement.code} is UNVERIFIED ({agreement.unverified}) and this deployment refuses "
-            f"unverified rules ({UNVERIFIED_SETTING} is false)",
+            f"the rules data for {agreement.code} is UNVERIFIED (not compared with the official text) and this deployment "
+            f"refuses unverified rules ({UNVERIFIED_SETTING} is false)",
         )
     context = _Context(source, agreement, request.assessment_date, allow_unverified)
     if request.rule is not None:
