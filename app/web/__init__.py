@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from app.settings import Settings
 from app.web import admin_pages, calculation_pages, declaration_pages, session_pages
 from app.web.local import install_local_mode
-from app.web.rendering import STATIC_DIR, install_web_errors
+from app.web.rendering import STATIC_DIR, compile_templates, install_web_errors
 
 
 def install_web(app: FastAPI, settings: Settings) -> None:
@@ -22,5 +22,6 @@ def install_web(app: FastAPI, settings: Settings) -> None:
     for module in (calculation_pages, declaration_pages, admin_pages, session_pages):
         app.include_router(module.router)
     install_web_errors(app)
+    compile_templates()
     if settings.local_mode:
         install_local_mode(app, settings)

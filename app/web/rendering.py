@@ -37,6 +37,12 @@ templates = Environment(
 )
 
 
+def compile_templates() -> None:
+    """Compile every template now (~0.2 s in all) so that no user's first page pays for it."""
+    for name in templates.list_templates(extensions=["html"]):
+        templates.get_template(name)
+
+
 class WebError(Exception):
     """A page that cannot be shown; title and message are fixed texts, safe to show."""
 
