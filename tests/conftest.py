@@ -12,7 +12,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.harness import Planned, plan_config  # noqa: E402
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.servers.fixtures", "tests.servers.pulumi_cli"]
 
 
 @pytest.fixture(scope="session")

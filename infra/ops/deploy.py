@@ -5,7 +5,7 @@ a local file backend by default (no Pulumi Cloud account: `PULUMI_BACKEND_URL`, 
 `file://~/.pulumi-sevensa`), with the passphrase secrets provider (`PULUMI_CONFIG_PASSPHRASE`
 or `PULUMI_CONFIG_PASSPHRASE_FILE`, else a prompt on a terminal). Progress streams from the
 engine's events; every failure the Automation API reports as a bare exception (no CLI, a
-held lock, a wrong passphrase, an unknown stack) becomes one clear sentence and an exit
+held lock, a wrong passphrase, an unknown stack, no language host) becomes one clear sentence and an exit
 code: 0 ok, 1 the operation failed, 2 usage or environment.
 """
 
@@ -15,10 +15,12 @@ import getpass
 import os
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Protocol
 
@@ -35,7 +37,10 @@ MISSING_CLI = (
     "`curl -fsSL https://get.pulumi.com | sh` (see https://www.pulumi.com/docs/iac/download-install/) and run this command again."
 )
 PASSPHRASE_REJECTED = re.compile(r"incorrect passphrase|passphrase must be set|failed to decrypt", re.I)
-LOCK_HOLDER = re.compile(r"the stack is currently locked by.*|Another update is currently in progress.*", re.I)
+# The CLI's lock sentence and the indented lines after it naming each lock file and its holder.
+LOCK_HOLDER = re.compile(r"(?:the stack is currently locked by|Another update is currently in progress).*(?:\n[ \t]+\S.*)*", re.I)
+NO_LANGUAGE_HOST = re.compile(r"no language plugin '(pulumi-language-[a-z]+)' found", re.I)
+NO_PROVIDER_PLUGIN = re.compile(r"no resource plugin 'pulumi-resource-([a-z0-9-]+)' found in the workspace at version v([0-9][0-9A-Za-z.+-]*)")
 
 
 class ExitCode:
@@ -88,6 +93,31 @@ def require_cli() -> None:
         raise DeployError(MISSING_CLI)
 
 
+def needed_cli_version() -> str:
+    """The CLI version this toolkit runs with: the pulumi SDK's (pinned in pyproject.toml)."""
+    return f"v{installed_version('pulumi')}"
+
+
+def reported_cli_version() -> str:
+    """The first word `pulumi version` prints, bounded and printable (it goes into a message)."""
+    try:
+        result = subprocess.run(  # noqa: S603 - fixed argv
+            ["pulumi", "version"], capture_output=True, text=True, timeout=60, check=False,
+            env={**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    first = (result.stdout.split() or [""])[0][:40]
+    return "".join(char if char.isprintable() else "?" for char in first)
+
+
+def unusable_cli() -> DeployError:
+    return DeployError(
+        f"The Pulumi CLI on PATH reports version {reported_cli_version() or 'nothing'!r}, which the Automation API cannot use: "
+        f"install Pulumi CLI {needed_cli_version()} (the pulumi SDK's version) and run this command again."
+    )
+
+
 def passphrase_env(
     target: Target, environ: Mapping[str, str] = os.environ, *, prompt: Callable[[str], str] | None = None
 ) -> dict[str, str]:
@@ -123,6 +153,22 @@ def workspace(target: Target, env_vars: Mapping[str, str]) -> auto.LocalWorkspac
         )
     except FileNotFoundError as error:  # the Automation API's only word for "no pulumi binary"
         raise DeployError(MISSING_CLI) from error
+    except (auto.InvalidVersionError, subprocess.CalledProcessError) as error:  # `pulumi version` unparsable or failing
+        raise unusable_cli() from error
+
+
+def unknown_stack(target: Target) -> DeployError:
+    return DeployError(
+        f"Stack {target.stack} does not exist in the backend {target.backend_url}: create it with "
+        f"`python cli.py up --stack {target.stack}`, or point PULUMI_BACKEND_URL at the backend that holds it."
+    )
+
+
+def passphrase_rejected(target: Target) -> DeployError:
+    return DeployError(
+        f"The passphrase does not unlock the secrets of stack {target.stack}: set {PASSPHRASE} "
+        f"(or {PASSPHRASE_FILE}) to the passphrase the stack was created with."
+    )
 
 
 def explain(error: Exception, target: Target, what: str) -> DeployError:
@@ -133,10 +179,7 @@ def explain(error: Exception, target: Target, what: str) -> DeployError:
     if isinstance(error, FileNotFoundError):
         return DeployError(MISSING_CLI)
     if isinstance(error, auto.StackNotFoundError):
-        return DeployError(
-            f"Stack {target.stack} does not exist in the backend {target.backend_url}: create it with "
-            f"`python cli.py up --stack {target.stack}`, or point PULUMI_BACKEND_URL at the backend that holds it."
-        )
+        return unknown_stack(target)
     if isinstance(error, auto.ConcurrentUpdateError):
         holder = LOCK_HOLDER.search(text)
         return DeployError(
@@ -145,9 +188,18 @@ def explain(error: Exception, target: Target, what: str) -> DeployError:
             detail=holder.group(0) if holder else "",
         )
     if isinstance(error, auto.CommandError) and PASSPHRASE_REJECTED.search(text):
+        return passphrase_rejected(target)
+    if isinstance(error, auto.CommandError) and (host := NO_LANGUAGE_HOST.search(text)):
         return DeployError(
-            f"The passphrase does not unlock the secrets of stack {target.stack}: set {PASSPHRASE} "
-            f"(or {PASSPHRASE_FILE}) to the passphrase the stack was created with."
+            f"The Pulumi engine cannot run the program of stack {target.stack}: its Python language host "
+            f"(`{host.group(1)}`, shipped with the Pulumi CLI's release archive) is not on PATH, so install the CLI "
+            "from that archive and run this command again."
+        )
+    if isinstance(error, auto.CommandError) and (plugin := NO_PROVIDER_PLUGIN.search(text)):
+        name, version = plugin.groups()
+        return DeployError(
+            f"pulumi {what} of stack {target.stack} needs the {name} provider plugin v{version}, which is not installed: "
+            f"install it with `pulumi plugin install resource {name} {version}` and run this command again."
         )
     if isinstance(error, auto.CommandError):
         return DeployError(f"pulumi {what} failed for stack {target.stack}.", ExitCode.FAILED, detail=_stderr_tail(text))
@@ -200,7 +252,8 @@ class Deployer:
         streams = {"on_output": self.view.on_output, "on_event": self.view.on_event, "color": "never"}
         try:
             if operation is Operation.PREVIEW or not yes:
-                self.view.stage(f"preview of {operation.value} on stack {self.target.stack}")
+                what = "" if operation is Operation.PREVIEW else f"{operation.value} on "
+                self.view.stage(f"preview of {what}stack {self.target.stack}")
                 changes = self._preview(stack, operation, streams)
                 self.view.changes(f"{operation.value} would do", changes)
                 if operation is Operation.PREVIEW:

@@ -40,15 +40,20 @@ def export_sealed(stack: auto.Stack, target: Target) -> dict[str, Any]:
         result = ws.pulumi_command.run([*EXPORT_ARGS, "--stack", stack.name], ws.work_dir, dict(ws.env_vars))
     except Exception as error:
         raise explain(error, target, "stack export") from error
+    return sealed_document(result.stdout, stack.name)
+
+
+def sealed_document(text: str, stack_name: str) -> dict[str, Any]:
+    """`pulumi stack export` output as a document, refused if any secret in it is decrypted."""
     try:
-        document = json.loads(result.stdout)
-        parse_export(document, f"pulumi stack export --stack {stack.name}")
+        document = json.loads(text)
+        parse_export(document, f"pulumi stack export --stack {stack_name}")
     except (json.JSONDecodeError, ExportError) as error:
         raise DeployError(f"pulumi stack export did not return a version-3 stack export: {error}", ExitCode.FAILED) from error
     leaked = decrypted_paths(document.get("deployment"))
     if leaked:
         raise DeployError(
-            f"Refusing to write the export of stack {stack.name}: {len(leaked)} secret(s) came back decrypted "
+            f"Refusing to write the export of stack {stack_name}: {len(leaked)} secret(s) came back decrypted "
             f"(first at {leaked[0]}); an auditor export must keep every secret encrypted.",
             ExitCode.FAILED,
         )

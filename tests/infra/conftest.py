@@ -1,4 +1,5 @@
-"""Fixtures of the operations tests: a fake `pulumi` on PATH, and the CLI run as a user would."""
+"""Fixtures of the operations tests: `cli.py` run as a user would, with the real Pulumi CLI
+(`real_cli`), with none on PATH, or with the stand-in for what the real one cannot do here."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.pulumi_cli import PulumiProject
+
 ROOT = Path(__file__).resolve().parents[2]
-FAKE = Path(__file__).parent / "ops" / "fake_pulumi.py"
+STAND_IN = Path(__file__).parent / "ops" / "stand_in_pulumi.py"
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"  # no pulumi here (none is installed on the machine)
 
 
@@ -43,7 +46,7 @@ class CliRun:
 
 
 def _env(tmp_path: Path, path: str) -> dict[str, str]:
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "FAKE_PULUMI"))}
+    keep = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "STAND_IN_PULUMI"))}
     return {**keep, "PATH": path, "HOME": str(tmp_path / "home"), "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "COLUMNS": "200"}
 
 
@@ -53,17 +56,23 @@ def cli_without_pulumi(tmp_path: Path) -> CliRun:
 
 
 @pytest.fixture
-def cli_with_fake_pulumi(tmp_path: Path) -> Callable[[str], CliRun]:
-    """A `pulumi` on PATH that fails in the given FAKE_PULUMI_MODE and logs every call."""
+def real_cli(pulumi_project: PulumiProject, tmp_path: Path) -> CliRun:
+    """`cli.py` with the real Pulumi CLI on PATH, a tmp copy of the project and a file backend."""
+    return CliRun(pulumi_project.env(), tmp_path / "calls.log")
+
+
+@pytest.fixture
+def cli_with_stand_in_pulumi(tmp_path: Path) -> Callable[..., CliRun]:
+    """A stand-in `pulumi` on PATH (see stand_in_pulumi.py for the only cases it is for) that logs every call."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "pulumi"
-    script.write_text(f'#!/bin/sh\nexec {sys.executable} {FAKE} "$@"\n')
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} {STAND_IN} "$@"\n')
     script.chmod(0o755)
 
-    def make(mode: str) -> CliRun:
+    def make(mode: str = "", **stand_in_env: str) -> CliRun:
         log = tmp_path / "calls.log"
-        env = {**_env(tmp_path, f"{bin_dir}:{BASE_PATH}"), "FAKE_PULUMI_MODE": mode, "FAKE_PULUMI_LOG": str(log)}
+        env = {**_env(tmp_path, f"{bin_dir}:{BASE_PATH}"), "STAND_IN_PULUMI_MODE": mode, "STAND_IN_PULUMI_LOG": str(log), **stand_in_env}
         return CliRun(env, log)
 
     return make
