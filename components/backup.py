@@ -1,13 +1,17 @@
-"""The backup container: nightly encrypted dumps of every data store, OpenBao's data and the named volumes.
+"""The backup container: restic snapshots of every data store, OpenBao and the named volumes.
 
-The container (built from `backup/`) runs `platform_backup serve`: on the spec's schedule
-it streams `pg_dump`/`mysqldump`/`redis-cli --rdb` and tar archives of the mounted
-volumes through AES-256-GCM (see `backup/platform_backup/crypto.py`) into
-`<local_path>/<run>/`, prunes runs older than `retention_days`, optionally copies the
-run to S3, and serves `sevensa_backup_*` metrics for the staleness alert. The master key
-is 32 random bytes from `pulumi_random` (a Pulumi secret, exported as a secret stack
-output so it also lives off the VPS); the dump tools get superuser passwords from secret
-files. Restore procedure: `backup/RESTORE.md`.
+The container (built from `backup/`) runs `platform_backup serve`: on the spec's schedules
+it streams `pg_dump`/`mariadb-dump`/`redis-cli --rdb` and OpenBao's raft snapshot into
+`restic backup --stdin-from-command` (and backs up the mounted volumes) into one restic
+repository per environment under `<local_path>/repository`, applies retention per kind of
+data (`restic forget --prune`), copies to the off-site repository (`restic copy`), checks
+the repository (`restic check --read-data-subset`) and restores every database into a
+throw-away one (the drill); `sevensa_backup_*` metrics feed the alert rules.
+
+No backup secret is in the plan: the container logs in to OpenBao with the backup AppRole
+(role/secret id are secret files) and fetches the repository password and the off-site
+record as files at run time. Data store superuser passwords are secret files. Restore
+runbook: README, "Backups".
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_docker as docker
-import pulumi_random as random
 
 from components.container import ContainerArgs, HardenedContainer
 from components.datastore import DatastoreCredentials
@@ -25,69 +28,65 @@ from infra.spec.models import BackupSpec, HealthcheckSpec, ServiceSpec, VolumeMo
 from templates import render
 
 CONFIG_FILE = "/etc/backup/backup.json"
-KEY_FILE = "/run/secrets/backup-key"
-AWS_CREDENTIALS_FILE = "/run/secrets/aws-credentials"
+SECRETS_DIR = "/run/restic"
 VOLUMES_ROOT = "/volumes"
 METRICS_PORT = 9101
-KEY_BYTES = 32
 
 
 @dataclass(frozen=True)
-class S3Credentials:
-    access_key_id: pulumi.Input[str]
-    secret_access_key: pulumi.Input[str]
+class OpenBaoAccess:
+    """How the job reaches OpenBao: its address, the AppRole login files, and the KV records it reads."""
+
+    address: str
+    role_id_file: str
+    secret_id_file: str
+    mount: str
+    password_key: str
+    offsite_key: str | None
+    snapshot: bool
 
 
 @dataclass(frozen=True)
 class BackupArgs:
     """Args:
     service: the backup container's spec (image built from `backup/`, networks reaching every store).
-    backup: schedule, retention, local path and optional S3 target.
+    backup: schedules, retention per kind, local path, off-site copy on/off.
+    environment: the stack name; the snapshots' host name (one repository per environment).
     networks: the platform networks by name.
     datastores: credentials of every store to dump (superuser passwords are used).
-    volumes: named volumes to archive, mounted read-only under /volumes/<name>.
-    s3_credentials: for the off-site copy (required when `backup.s3_bucket` is set).
-    timezone: the zone the schedule is read in (the seed's "2 AM" is local time).
+    volumes: named volumes to back up, mounted read-only under /volumes/<name>.
+    openbao: where the job fetches its passwords (and whether it snapshots OpenBao).
+    secret_files: the AppRole login files (container path -> secret content).
+    timezone: the zone the schedules are read in (the seed's "2 AM" is local time).
     """
 
     service: ServiceSpec
     backup: BackupSpec
+    environment: str
     networks: Mapping[str, docker.Network]
     datastores: Sequence[DatastoreCredentials]
     volumes: Mapping[str, docker.Volume]
-    s3_credentials: S3Credentials | None = None
+    openbao: OpenBaoAccess
+    secret_files: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     timezone: str = "Europe/Amsterdam"
     depends_on: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
 
 class Backup(pulumi.ComponentResource):
     container: HardenedContainer
-    key: random.RandomBytes
 
     def __init__(self, name: str, args: BackupArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("sevensa:platform:Backup", name, None, opts)
-        if args.backup.s3_bucket and args.s3_credentials is None:
-            raise ValueError("backup.s3_bucket is set but no S3 credentials were given (config secrets backup:s3AccessKeyId/s3SecretAccessKey)")
         child = pulumi.ResourceOptions(parent=self)
-        self.key = random.RandomBytes(f"{name}-key", length=KEY_BYTES, opts=child)
-        secret_files: dict[str, pulumi.Input[str]] = {KEY_FILE: self.key.hex}
-        secret_files |= {password_file(store): store.admin_password for store in args.datastores}
-        env = {"BACKUP_CONFIG": CONFIG_FILE, "TZ": args.timezone}
-        if args.s3_credentials is not None:
-            secret_files[AWS_CREDENTIALS_FILE] = pulumi.Output.concat(
-                "[default]\naws_access_key_id = ", args.s3_credentials.access_key_id,
-                "\naws_secret_access_key = ", args.s3_credentials.secret_access_key, "\n",
-            )
-            env["AWS_SHARED_CREDENTIALS_FILE"] = AWS_CREDENTIALS_FILE
-        service = args.service.model_copy(
-            update={"volumes": (*args.service.volumes, *(VolumeMount(volume=v, container_path=f"{VOLUMES_ROOT}/{v}", read_only=True) for v in sorted(args.volumes)))}
-        )
+        secret_files = dict(args.secret_files) | {password_file(store): store.admin_password for store in args.datastores}
+        mounts = tuple(VolumeMount(volume=v, container_path=f"{VOLUMES_ROOT}/{v}", read_only=True) for v in sorted(args.volumes))
+        service = args.service.model_copy(update={"volumes": (*args.service.volumes, *mounts)})
         self.container = HardenedContainer(
             name,
             ContainerArgs(
                 service=service,
                 networks=args.networks,
-                env=env,
+                env={"BACKUP_CONFIG": CONFIG_FILE, "TZ": args.timezone},
                 secret_files=secret_files,
                 config_files={CONFIG_FILE: backup_config(args)},
                 command=["serve", "--config", CONFIG_FILE],
@@ -105,8 +104,16 @@ def password_file(store: DatastoreCredentials) -> str:
     return f"/run/secrets/{store.name}-password"
 
 
+def kinds(args: BackupArgs) -> set[str]:
+    """The kinds of data set the job will back up (each needs a retention entry)."""
+    return {store.engine for store in args.datastores} | ({"volume"} if args.volumes else set()) | ({"openbao"} if args.openbao.snapshot else set())
+
+
 def backup_config(args: BackupArgs) -> str:
     """The JSON config `platform_backup` reads (no secrets: passwords are referenced by file)."""
+    missing = sorted(kinds(args) - set(args.backup.retention))
+    if missing:
+        raise ValueError(f"backup.retention has no entry for {', '.join(missing)} (set local_days, and offsite_days to copy it off-site)")
     targets = [
         {
             "name": store.name,
@@ -119,20 +126,24 @@ def backup_config(args: BackupArgs) -> str:
         }
         for store in args.datastores
     ]
-    volumes = [{"name": name, "path": f"{VOLUMES_ROOT}/{name}"} for name in sorted(args.volumes)]
-    offsite = {"bucket": args.backup.s3_bucket, "endpoint": args.backup.s3_endpoint, "prefix": "platform"} if args.backup.s3_bucket else None
-    local = next((m.container_path for m in args.service.volumes if m.container_path == args.backup.local_path), args.backup.local_path)
+    access = args.openbao
+    openbao = {
+        "address": access.address, "role_id_file": access.role_id_file, "secret_id_file": access.secret_id_file, "mount": access.mount,
+        "password_key": access.password_key, "offsite_key": access.offsite_key if args.backup.offsite else None, "snapshot": access.snapshot,
+    }
+    spec = args.backup
     return render(
         "backup/backup.json.j2",
-        local_path=local,
-        key_file=KEY_FILE,
-        retention_days=args.backup.retention_days,
-        schedule=args.backup.schedule,
+        environment=args.environment,
+        repository=f"{spec.local_path}/repository",
+        state_dir=f"{spec.local_path}/state",
+        secrets_dir=SECRETS_DIR,
         timezone=args.timezone,
-        metrics_port=METRICS_PORT,
-        # every night each fresh PostgreSQL dump is restored into a scratch database and queried (BK-03)
-        restore_check=True,
+        schedules={"backup": spec.schedule, "check": spec.check_schedule, "drill": spec.drill_schedule},
+        check_read_data_subset=spec.check_read_data_subset,
+        retention={kind: r.model_dump() for kind, r in sorted(spec.retention.items()) if kind in kinds(args)},
+        openbao=openbao,
         targets=targets,
-        volumes=volumes,
-        offsite=offsite,
+        volumes=[{"name": name, "path": f"{VOLUMES_ROOT}/{name}"} for name in sorted(args.volumes)],
+        metrics_port=METRICS_PORT,
     )

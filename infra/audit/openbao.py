@@ -45,6 +45,7 @@ MAX_PKI_TTL = 365 * 86_400
 KV_READ = frozenset({"read"})
 TRANSIT_USE = frozenset({"update"})
 FORBIDDEN_CAPABILITIES = frozenset({"sudo", "root"})
+RAFT_SNAPSHOT_PATH = "sys/storage/raft/snapshot"  # the one sys/ path an application may read: the backup's snapshot
 STREAM_TARGETS = frozenset({"stdout", "stderr", "discard"})  # an extra device, never the persistent one
 UNSAFE_SWITCHES = ("raw_storage_endpoint", "introspection_endpoint", "unauthenticated_pprof_access")
 ROOT_TOKEN = re.compile(r"(^|[_.-])(root[_-]?token)$|^(VAULT|BAO)_TOKEN$|rootToken$", re.I)
@@ -114,7 +115,7 @@ def _least_privilege(policy: Any, _: Resources) -> Iterator[str]:
         path, caps = grant.path, set(grant.capabilities)
         if "*" in path or "+" in path:
             yield f"policy {policy.name} grants a glob path {path!r}"
-        if re.match(r"^([^/]+/)?(sys|auth)(/|$)", path):
+        if re.match(r"^([^/]+/)?(sys|auth)(/|$)", path) and (path, caps) != (RAFT_SNAPSHOT_PATH, {"read"}):
             yield f"policy {policy.name} reaches {path!r} (sys/ or auth/)"
         if caps & FORBIDDEN_CAPABILITIES:
             yield f"policy {policy.name} grants {', '.join(sorted(caps & FORBIDDEN_CAPABILITIES))} on {path!r}"
@@ -124,7 +125,7 @@ def _least_privilege(policy: Any, _: Resources) -> Iterator[str]:
         elif "/data/" in path or "/creds/" in path:
             if caps - KV_READ:
                 yield f"policy {policy.name} grants {', '.join(sorted(caps - KV_READ))} on {path!r} (applications only read)"
-        elif "/metadata/" not in path:
+        elif "/metadata/" not in path and (path, caps) != (RAFT_SNAPSHOT_PATH, {"read"}):
             yield f"policy {policy.name} grants {path!r}, which is not a KV v2 data path, a transit key or database credentials"
 
 

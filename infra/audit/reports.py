@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from infra.audit.model import UnknownValueError, text
+from infra.audit.openbao import RAFT_SNAPSHOT_PATH
 from infra.audit.resources import Container, Resources
 from infra.audit.traefik_config import TraefikConfig
 from infra.audit.vault_config import VaultConfig
@@ -101,7 +102,7 @@ def secret_access_matrix(r: Resources) -> list[SecretAccess]:
             seed_path = seed.seed_path_of(path)
             if seed_path:
                 declared.add(seed_path)
-            elif "/creds/" not in path:
+            elif "/creds/" not in path and path != RAFT_SNAPSHOT_PATH:
                 unmapped.add(path)
         rows.append(SecretAccess(name, tuple(sorted(declared)), tuple(sorted(unmapped)), tuple(sorted(matrix.get(name, ())))))
     if vault.approle_roles:

@@ -14,6 +14,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
+from croniter import croniter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 PROJECT = "platform"
@@ -272,6 +273,8 @@ class AppRoleSpec(Model):
     secret_id_num_uses: int = Field(default=0, ge=0)
     # added (security layer): namespaces whose database engine may issue this role dynamic credentials
     database_credentials: tuple[str, ...] = ()
+    # added (backup): may read OpenBao's raft snapshot (`sys/storage/raft/snapshot`, read only)
+    raft_snapshot: bool = False
 
 
 class OpenBaoSpec(Model):
@@ -293,14 +296,37 @@ class OpenBaoSpec(Model):
     key_threshold: int = Field(default=3, ge=1)
 
 
+BackupKind = Literal["postgres", "mysql", "redis", "openbao", "volume"]
+
+
+class BackupRetentionSpec(Model):
+    """Days restic keeps a kind of data set: locally, and off-site (None: not copied off-site)."""
+
+    local_days: int = Field(ge=1, le=3650)
+    offsite_days: int | None = Field(default=None, ge=1, le=3650)
+
+
 class BackupSpec(Model):
-    """The backup container's schedule, retention and optional off-host target."""
+    """The backup container (restic): schedules, retention per kind of data, off-site copy.
+
+    The off-site repository's location and credentials are an OpenBao record an operator
+    sets (`offsite: true` copies to it); the repository password is generated into OpenBao.
+    """
 
     schedule: str = "0 2 * * *"
-    retention_days: int = Field(default=7, ge=1)
+    check_schedule: str = "0 5 * * 0"
+    drill_schedule: str = "30 3 * * *"
+    check_read_data_subset: str = Field(default="10%", pattern=r"^(\d{1,2}(\.\d+)?%|\d+/\d+)$")
+    retention: dict[BackupKind, BackupRetentionSpec] = Field(default_factory=dict)
     local_path: str = "/opt/backups"
-    s3_endpoint: str | None = None
-    s3_bucket: str | None = None
+    offsite: bool = True
+
+    @field_validator("schedule", "check_schedule", "drill_schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if len(value) > 100 or len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError("must be a five-field cron expression (minute hour day month weekday)")
+        return value
 
 
 class PlatformSpec(Model):

@@ -28,6 +28,8 @@ READ_ONLY = ("read",)
 TRANSIT_USE = ("update",)
 MANAGE = ("create", "read", "update", "delete", "list")
 FORBIDDEN_CAPABILITIES = frozenset({"sudo", "root"})
+# the one sys/ path an application policy may reach, read-only: the backup's raft snapshot
+RAFT_SNAPSHOT_PATH = "sys/storage/raft/snapshot"
 
 
 class PolicyError(ValueError):
@@ -73,16 +75,20 @@ def approle_grants(role: AppRoleSpec, openbao: OpenBaoSpec) -> tuple[Grant, ...]
         if namespace not in openbao.database_engine_namespaces:
             raise PolicyError(f"AppRole {role.name!r} requests database credentials of {namespace!r}, which has no database engine")
         grants.append(Grant(namespaced(namespace, f"{DATABASE_MOUNT}/creds/{database_role_name(namespace)}"), READ_ONLY))
+    if role.raft_snapshot:
+        grants.append(Grant(RAFT_SNAPSHOT_PATH, READ_ONLY))
     checked = tuple(grants)
     check_least_privilege(role.name, checked)
     return checked
 
 
 def check_least_privilege(policy: str, grants: tuple[Grant, ...]) -> None:
-    """BAO-03 for application policies: no globs, no sys/ or auth/ paths, no sudo."""
+    """BAO-03 for application policies: no globs, no sys/ or auth/ paths (but reading the raft snapshot), no sudo."""
     for grant in grants:
         if "*" in grant.path or "+" in grant.path:
             raise PolicyError(f"policy {policy!r}: path {grant.path!r} has a glob; application policies name exact paths")
+        if (grant.path, grant.capabilities) == (RAFT_SNAPSHOT_PATH, READ_ONLY):
+            continue
         if grant.path.split("/", 1)[0] in {"sys", "auth"} or "/sys/" in grant.path:
             raise PolicyError(f"policy {policy!r}: path {grant.path!r} reaches sys/ or auth/")
         bad = FORBIDDEN_CAPABILITIES.intersection(grant.capabilities)

@@ -529,3 +529,21 @@ def test_the_schedule_comes_from_croniter_in_the_configured_zone() -> None:
     assert next_due(schedules, zone, datetime(2026, 3, 29, 1, 0, tzinfo=zone))[0].hour == 3
     utc = next_due(schedules, zone, datetime(2026, 1, 1, 0, 0, tzinfo=UTC))
     assert utc == (datetime(2026, 1, 1, 2, 0, tzinfo=zone), "backup")
+
+
+def test_the_planned_config_is_valid_for_the_job_and_holds_no_secret(prod_plan) -> None:
+    from tests.components.platform_helpers import file_content
+
+    text = file_content(prod_plan, "backup", "/etc/backup/backup.json")
+    config = parse(json.loads(text))
+    assert config.environment == "prod" and config.timezone == "Europe/Amsterdam"
+    assert (config.schedules.backup, config.schedules.check, config.schedules.drill) == ("0 2 * * *", "0 5 * * 0", "30 3 * * *")
+    assert {kind: (r.local_days, r.offsite_days) for kind, r in config.retention.items()} == {
+        "postgres": (7, 90), "mysql": (7, 90), "openbao": (30, 90), "redis": (7, None), "volume": (7, None)
+    }
+    assert {t.name for t in config.targets} == {"psra-db", "psra-redis", "rentguy-db", "rentguy-redis", "wpcs-db", "keycloak-db", "ai-db", "n8n-db", "ai-redis"}
+    assert {v.name for v in config.volumes} == {"traefik-certificates", "grafana-data", "n8n-data", "openbao-audit"}  # openbao-data: raft snapshot
+    assert config.openbao.snapshot and config.openbao.offsite_key == "shared/backup/offsite"
+    assert str(config.repository) == "/opt/backups/repository" and str(config.secrets_dir) == "/run/restic"
+    assert all(str(t.password_file).startswith("/run/secrets/") for t in config.targets)
+    assert "password\":" not in text.replace("password_file", "").replace("password_key", "")

@@ -99,6 +99,7 @@ groups:
 BACKUP_CRONTAB = """\
 0 2 * * * backup --dump psra-db --snapshot openbao --volume traefik-certificates
 30 3 * * 0 restore-test --latest psra-db
+0 5 * * 0 restic check --read-data-subset=10%
 """
 
 

@@ -7,6 +7,7 @@ import pytest
 from infra.spec.models import AppRoleSpec
 from infra.spec.openbao_policy import (
     Grant,
+    RAFT_SNAPSHOT_PATH,
     PolicyError,
     admin_grants,
     admin_policy,
@@ -45,6 +46,7 @@ def test_psra_role_reads_exactly_its_seed_paths_and_uses_only_its_key() -> None:
         ("ai-role", {"ai/kv/data/api-keys/openai", "ai/kv/data/api-keys/anthropic", "ai/kv/data/database/credentials", "sevensa/data/shared/api/slack-webhook"}),
         ("wpcs-role", {"wpcs/kv/data/database/credentials", "sevensa/data/shared/smtp/credentials"}),
         ("monitoring-role", {"sevensa/data/shared/api/slack-webhook"}),
+        ("backup-role", {"sevensa/data/shared/backup/repository-password", "sevensa/data/shared/backup/offsite", "sys/storage/raft/snapshot"}),
     ],
 )
 def test_each_role_reads_the_seed_matrix(name: str, paths: set[str]) -> None:
@@ -55,9 +57,19 @@ def test_each_role_reads_the_seed_matrix(name: str, paths: set[str]) -> None:
 def test_application_policies_are_least_privilege() -> None:
     for name, text in approle_policies(OPENBAO).items():
         assert "*" not in text and "+" not in text, name
-        assert "sys/" not in text and "auth/" not in text and "sudo" not in text, name
+        # the backup's raft snapshot (read) is the one sys/ path an application policy may name
+        others = text.replace('path "sys/storage/raft/snapshot"', "") if role(name).raft_snapshot else text
+        assert "sys/" not in others and "auth/" not in text and "sudo" not in text, name
         capabilities = {g.capabilities for g in approle_grants(role(name), OPENBAO)}
         assert capabilities <= {("read",), ("update",)}, name
+
+
+def test_only_reading_the_raft_snapshot_is_allowed_under_sys() -> None:
+    check_least_privilege("backup-role", (Grant(RAFT_SNAPSHOT_PATH, ("read",)),))
+    with pytest.raises(PolicyError, match=r"policy 'backup-role': path 'sys/storage/raft/snapshot' reaches sys/ or auth/"):
+        check_least_privilege("backup-role", (Grant(RAFT_SNAPSHOT_PATH, ("read", "update")),))
+    with pytest.raises(PolicyError, match=r"path 'sys/storage/raft/snapshot-force' reaches sys/"):
+        check_least_privilege("backup-role", (Grant("sys/storage/raft/snapshot-force", ("read",)),))
 
 
 def test_rendered_policy_is_deterministic_hcl() -> None:
