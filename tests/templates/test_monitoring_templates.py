@@ -44,12 +44,12 @@ def rendered(prod_plan: Planned, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def test_promtool_accepts_the_prometheus_config(rendered: Path) -> None:
     result = run("promtool", "check", "config", str(rendered / "prometheus.yml"))
     # the rule file was found through rule_files and holds all six alerts
-    assert "SUCCESS" in result.stdout + result.stderr and "6 rules found" in result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout + result.stderr and "11 rules found" in result.stdout + result.stderr
 
 
 def test_promtool_accepts_the_alert_rules(rendered: Path) -> None:
     result = run("promtool", "check", "rules", str(rendered / "rules" / "alerts.yml"))
-    assert "SUCCESS: 6 rules found" in result.stdout + result.stderr
+    assert "SUCCESS: 11 rules found" in result.stdout + result.stderr
 
 
 def test_alert_rules_behave_as_specified(rendered: Path, tmp_path: Path) -> None:
@@ -62,7 +62,10 @@ def test_alert_rules_behave_as_specified(rendered: Path, tmp_path: Path) -> None
 def test_every_down_alert_has_a_for_clause(rendered: Path) -> None:
     rules = yaml.safe_load((rendered / "rules" / "alerts.yml").read_text())["groups"][0]["rules"]
     by_name = {rule["alert"]: rule for rule in rules}
-    assert set(by_name) == {"TargetDown", "ContainerUnhealthy", "CertificateExpiresSoon", "BackupStale", "BackupFailed", "Watchdog"}
+    assert set(by_name) == {
+        "TargetDown", "ContainerUnhealthy", "CertificateExpiresSoon", "BackupStale", "BackupFailed", "BackupOffsiteCopyFailed",
+        "BackupCheckFailed", "BackupCheckMissing", "BackupRestoreDrillFailed", "BackupRestoreDrillMissing", "Watchdog",
+    }
     assert by_name["TargetDown"]["for"] == "5m"
     assert "< 14 * 86400" in by_name["CertificateExpiresSoon"]["expr"]
     assert "> 26 * 3600" in by_name["BackupStale"]["expr"]
