@@ -284,5 +284,30 @@ class TestUnverifiedRules:
         with pytest.raises(UnverifiedRulesRefused) as refused:
             assess(AssessmentRequest.model_validate(self.PEM_MOTOR), rulebook, allow_unverified=False)
         assert refused.value.loc == ("agreement",)
-        assert refused.value.message.startswith("the rules data for PEM is UNVERIFIED (")
-        assert refused.value.message.endswith("and this deployment refuses unverified rules (origin.allowUnverifiedRules is false)")
+        assert refused.value.message == (
+            "the rules data for PEM is UNVERIFIED (not compared with the official text) and this deployment refuses unverified rules "
+            "(origin.allowUnverifiedRules is false)"
+        )
+
+
+def test_cli_refuses_unverified_rules_when_the_setting_says_so(tmp_path, monkeypatch):
+    import json
+
+    import typer
+    from typer.testing import CliRunner
+
+    from app.cli import origin_app
+
+    root = typer.Typer()
+    root.add_typer(origin_app, name="origin")
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(TestUnverifiedRules.PEM_MOTOR), encoding="utf-8")
+    allowed = CliRunner().invoke(root, ["origin", "check", str(path)])
+    assert allowed.exit_code == 0 and json.loads(allowed.stdout)["warnings"][0].startswith("UNVERIFIED: ")
+    monkeypatch.setenv("PSRA_ORIGIN_ALLOW_UNVERIFIED_RULES", "false")
+    refused = CliRunner().invoke(root, ["origin", "check", str(path)])
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        "invalid request:\n  agreement: the rules data for PEM is UNVERIFIED (not compared with the official text) and this deployment "
+        "refuses unverified rules (origin.allowUnverifiedRules is false)\n"
+    )
