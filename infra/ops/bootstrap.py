@@ -12,14 +12,17 @@ may not create), the unseal-share custodians make one with `bao operator generat
 Secrets never reach stdout, a log or a file; `pulumi config set --secret` gets them on stdin (the
 Automation API's `set_config` would pass them on the command line, readable in the process list).
 Order matters: everything that can fail before OpenBao is initialised (no Pulumi CLI, no
-passphrase, OpenBao already initialised) is checked first.
+passphrase, no such stack, a passphrase that does not unlock it, OpenBao already initialised) is
+checked first: a login that cannot be stored is lost once the root token is revoked.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +31,7 @@ import hvac
 import hvac.exceptions
 import requests
 
-from infra.ops.deploy import Target, require_cli
+from infra.ops.deploy import PASSPHRASE_REJECTED, Target, passphrase_rejected, require_cli, unknown_stack
 from infra.spec.models import OpenBaoSpec
 from infra.spec.openbao_policy import (
     PROVISIONER_AUTH_PATH,
@@ -174,13 +177,28 @@ def unseal(addr: str, shares: Iterable[str]) -> SealState:
 
 
 def check_can_store(target: Target, environ: Mapping[str, str]) -> None:
-    """Fail before initialisation if the provisioner's login could not be stored afterwards."""
+    """Fail before initialisation if the provisioner's login could not be stored afterwards: no CLI, no
+    passphrase, no such stack, or a passphrase that does not unlock it. The last two are asked of the CLI
+    itself, by storing a probe secret in a throwaway copy of the stack's config file (the real one is untouched)."""
     require_cli()
     if not (environ.get("PULUMI_CONFIG_PASSPHRASE") or environ.get("PULUMI_CONFIG_PASSPHRASE_FILE")):
         raise BootstrapError(
             "set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE first: "
             "the provisioner's login is stored encrypted with the stack's passphrase"
         )
+    config_file = target.project_dir / f"Pulumi.{target.stack}.yaml"
+    with tempfile.TemporaryDirectory(prefix="bootstrap-probe-") as scratch:
+        probe_file = Path(scratch) / config_file.name
+        if config_file.is_file():
+            shutil.copyfile(config_file, probe_file)
+        result = _config_set_secret(target, f"{CONFIG_NAMESPACE}:passphraseProbe", "probe", environ, probe_file)
+    if result.returncode == 0:
+        return
+    if f"no stack named '{target.stack}' found" in result.stderr:
+        raise unknown_stack(target)
+    if PASSPHRASE_REJECTED.search(result.stderr):
+        raise passphrase_rejected(target)
+    raise BootstrapError(f"`pulumi config set --secret` cannot store secrets in stack {target.stack}: {result.stderr.strip()}")
 
 
 def store_login(target: Target, login: ProvisionerLogin, environ: Mapping[str, str] = os.environ) -> None:
@@ -191,15 +209,22 @@ def store_login(target: Target, login: ProvisionerLogin, environ: Mapping[str, s
 
 def store_secret(target: Target, key: str, value: str, environ: Mapping[str, str] = os.environ) -> None:
     """`pulumi config set --secret KEY` for the stack, value on stdin."""
+    result = _config_set_secret(target, key, value, environ)
+    if result.returncode != 0:
+        detail = result.stderr.replace(value, "<redacted>").strip()
+        raise BootstrapError(f"`pulumi config set --secret {key}` failed: {detail}")
+
+
+def _config_set_secret(
+    target: Target, key: str, value: str, environ: Mapping[str, str], config_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {**environ, "PULUMI_BACKEND_URL": target.backend_url, "PULUMI_SKIP_UPDATE_CHECK": "true"}
-    result = subprocess.run(  # noqa: S603 - fixed argv, the secret goes through stdin
-        ["pulumi", "config", "set", "--secret", "--stack", target.stack, "--cwd", str(target.project_dir), key],
+    where = ["--config-file", str(config_file)] if config_file else []
+    return subprocess.run(  # noqa: S603 - fixed argv, the secret goes through stdin
+        ["pulumi", "config", "set", "--secret", "--stack", target.stack, "--cwd", str(target.project_dir), *where, key],
         input=value,
         text=True,
         capture_output=True,
         env=env,
         check=False,
     )
-    if result.returncode != 0:
-        detail = result.stderr.replace(value, "<redacted>").strip()
-        raise BootstrapError(f"`pulumi config set --secret {key}` failed: {detail}")

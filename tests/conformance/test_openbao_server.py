@@ -25,6 +25,7 @@ import httpx
 import hvac
 import hvac.exceptions
 import pytest
+import yaml
 
 from components import readiness
 from components.openbao_server import AUDIT_VOLUME, STORAGE_VOLUME, server_config
@@ -38,12 +39,14 @@ from infra.spec.openbao_policy import (
 from tests.harness import spec_for
 from tests.servers._process import LOOPBACK, ServerProcess, free_port_pair
 from tests.servers.openbao import find_bao_binary
+from tests.servers.pulumi_cli import PulumiProject
 
 pytestmark = pytest.mark.servers
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = spec_for(stack="prod")
 SHARES, THRESHOLD = SPEC.openbao.key_shares, SPEC.openbao.key_threshold
+PASSPHRASE = "stack passphrase (test only)"
 
 
 @dataclass
@@ -142,6 +145,30 @@ def test_bootstrap_refuses_before_init_when_the_token_could_not_be_stored(real_o
     assert bootstrap.seal_state(real_openbao.addr).initialized is False  # nothing was initialised
 
 
+@pytest.mark.parametrize("stack_state", ["missing", "other passphrase"])
+def test_bootstrap_refuses_before_init_when_the_stack_cannot_take_the_login(
+    real_openbao: RealServer, gnupg_home, pulumi_project: PulumiProject, stack_state: str
+) -> None:
+    """The real CLI is asked first (a probe secret in a copy of the stack's config file): a login that
+    could not be stored would be lost once the root token is revoked."""
+    _, keys = gnupg_home
+    if stack_state == "other passphrase":
+        assert pulumi_project.pulumi("stack", "init", "prod", PULUMI_CONFIG_PASSPHRASE="the stack's own").returncode == 0
+    config_before = pulumi_project.stack_file("prod").read_bytes()
+    env = pulumi_project.env(PULUMI_CONFIG_PASSPHRASE=PASSPHRASE)
+    result = cli("bootstrap", "openbao", "--stack", "prod", "--addr", real_openbao.addr, *[a for k in keys for a in ("--pgp-keys", str(k))], env=env)
+    assert result.returncode == 2, result.stderr
+    expected = {
+        "missing": f"Stack prod does not exist in the backend {pulumi_project.backend_url}: create it with "
+        "`python cli.py up --stack prod`, or point PULUMI_BACKEND_URL at the backend that holds it.",
+        "other passphrase": "The passphrase does not unlock the secrets of stack prod: set PULUMI_CONFIG_PASSPHRASE "
+        "(or PULUMI_CONFIG_PASSPHRASE_FILE) to the passphrase the stack was created with.",
+    }[stack_state]
+    assert " ".join(result.stderr.split()) == expected
+    assert bootstrap.seal_state(real_openbao.addr).initialized is False  # nothing was initialised
+    assert pulumi_project.stack_file("prod").read_bytes() == config_before  # the probe went to a copy
+
+
 def test_init_with_pgp_shares_then_cli_unseal(real_openbao: RealServer, gnupg_home, tmp_path: Path) -> None:
     home, keys = gnupg_home
     result = bootstrap.initialize(real_openbao.addr, SHARES, THRESHOLD, bootstrap.read_pgp_keys(keys))
@@ -187,24 +214,14 @@ def test_audit_devices_from_the_config_log_every_request(real_openbao: RealServe
     assert any(real_openbao.storage.rglob("*")), "file storage wrote nothing"
 
 
-def test_bootstrap_cli_unseals_provisions_and_revokes_the_root_token(tmp_path: Path, gnupg_home) -> None:
+def test_bootstrap_cli_unseals_provisions_and_revokes_the_root_token(tmp_path: Path, gnupg_home, pulumi_project: PulumiProject) -> None:
     """`bootstrap openbao --pgp-keys` on a fresh server: shares for the custodians, a wait while they run
-    `bootstrap unseal --gpg`, then the provisioner AppRole, its login stored as stack secrets (a stand-in
-    `pulumi` records them), and the root token revoked; the provisioner may run the plan but not more."""
+    `bootstrap unseal --gpg`, then the provisioner AppRole, its login stored by the real Pulumi CLI as
+    secure values of the stack's config (they open with the stack's passphrase and nothing else), and the
+    root token revoked; the provisioner may run the plan but not more."""
     home, keys = gnupg_home
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "pulumi").write_text(f'#!/bin/sh\nexec {sys.executable} {ROOT / "tests" / "ops" / "fake_pulumi.py"} "$@"\n')
-    (bin_dir / "pulumi").chmod(0o755)
-    stored = tmp_path / "config.jsonl"
-    env = os.environ | {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "GNUPGHOME": str(home),
-        "PULUMI_CONFIG_PASSPHRASE": "test passphrase",
-        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
-        "FAKE_PULUMI_CONFIG": str(stored),
-        "COLUMNS": "4000",
-    }
+    assert pulumi_project.pulumi("stack", "init", "prod", PULUMI_CONFIG_PASSPHRASE=PASSPHRASE).returncode == 0  # as `up` does first
+    env = pulumi_project.env(GNUPGHOME=str(home), PULUMI_CONFIG_PASSPHRASE=PASSPHRASE, COLUMNS="4000")
     (tmp_path / "bao").mkdir()
     with running_real_openbao(tmp_path / "bao") as server:
         command = [sys.executable, str(ROOT / "cli.py"), "bootstrap", "openbao", "--stack", "prod", "--addr", server.addr, "--wait-minutes", "2"]
@@ -227,9 +244,18 @@ def test_bootstrap_cli_unseals_provisions_and_revokes_the_root_token(tmp_path: P
         assert running.returncode == 0, problems
         assert "Provisioner AppRole ready" in rest and "The root token is revoked." in rest
 
-        secrets = {entry["key"]: entry["value"] for entry in map(json.loads, stored.read_text().splitlines())}
-        assert sorted(secrets) == [bootstrap.ROLE_ID_CONFIG_KEY, bootstrap.SECRET_ID_CONFIG_KEY]
-        assert all(value not in rest + problems for value in secrets.values())
+        keys_stored = (bootstrap.ROLE_ID_CONFIG_KEY, bootstrap.SECRET_ID_CONFIG_KEY)
+        config_text = pulumi_project.stack_file("prod").read_text()
+        config = yaml.safe_load(config_text)["config"]
+        assert all(list(config[key]) == ["secure"] and config[key]["secure"].startswith("v1:") for key in keys_stored)
+        read = {key: pulumi_project.pulumi("config", "get", key, "--stack", "prod", PULUMI_CONFIG_PASSPHRASE=PASSPHRASE) for key in keys_stored}
+        assert all(answer.returncode == 0 for answer in read.values()), [answer.stderr for answer in read.values()]
+        secrets = {key: answer.stdout.strip() for key, answer in read.items()}
+        assert all(value and value not in config_text + rest + problems for value in secrets.values())
+        wrong = pulumi_project.pulumi("config", "get", keys_stored[1], "--stack", "prod", PULUMI_CONFIG_PASSPHRASE="not the passphrase")
+        assert wrong.returncode != 0 and "incorrect passphrase" in wrong.stderr and secrets[keys_stored[1]] not in wrong.stdout
+        none = pulumi_project.pulumi("config", "get", keys_stored[1], "--stack", "prod")
+        assert none.returncode != 0 and "passphrase must be set" in none.stderr and secrets[keys_stored[1]] not in none.stdout
         login = hvac.Client(url=server.addr).auth.approle.login(
             secrets[bootstrap.ROLE_ID_CONFIG_KEY], secrets[bootstrap.SECRET_ID_CONFIG_KEY], mount_point=PROVISIONER_AUTH_PATH
         )["auth"]
