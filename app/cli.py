@@ -44,6 +44,8 @@ def check(
         _fail([f"cannot read {request_file}: {error.strerror}"])
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         _fail([f"{request_file} is not valid JSON: {error}"])
+    except RecursionError:  # e.g. 10,000 nested arrays: the parser's recursion limit, not a crash
+        _fail([f"{request_file} is nested too deeply; a request nests a few levels only"])
     try:
         request = AssessmentRequest.model_validate(raw)
         report = assess(request, default_rulebook(), allow_unverified=Settings().origin_allow_unverified_rules)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from infra.audit import (
     backups,
     container,
+    export_shape,
     keycloak,
     monitoring,
     network,
@@ -35,6 +36,7 @@ RULES: tuple[Rule, ...] = (
     *secrets.RULES,
     *backups.RULES,
     *monitoring.RULES,
+    *export_shape.RULES,
 )
 RULES_BY_ID: dict[str, Rule] = {rule.id: rule for rule in RULES}
 if len(RULES_BY_ID) != len(RULES):

@@ -49,6 +49,8 @@ NEVER_MOUNTABLE = frozenset({"/", "/proc", "/sys", "/boot", "/dev"})
 HOST_NAMESPACE_INPUTS = ("networkMode", "pidMode", "ipcMode", "usernsMode", "cgroupnsMode")
 UNCONFINED = re.compile(r"^(seccomp|apparmor)[=:]unconfined$", re.I)
 MAX_RESTART_RETRIES = 5
+RUNTIME_SOCKET = re.compile(r"(containerd|crio|cri-dockerd|podman|dockershim|docker)[^/]*\.sock$")
+RUNTIME_DIRECTORIES = ("/run", "/var/run")
 
 
 container_rule = rules_on(lambda r: r.running())
@@ -129,6 +131,21 @@ def _docker_socket(c: Container, _: Resources) -> Iterator[str]:
                 yield f"container {c.name} mounts the Docker socket {mount.source}; only the socket proxy may"
             elif not mount.read_only:
                 yield f"socket proxy {c.name} mounts {mount.source} read-write"
+
+
+def _runtime_sockets(c: Container, _: Resources) -> Iterator[str]:
+    """A runtime socket (containerd, CRI-O, Podman …) or the host's /run, /var/run (where they live)
+    is root on the host; only the socket proxy may mount the Docker socket (CR-11 covers that one)."""
+    if c.role == "socket-proxy":
+        return
+    for mount in c.mounts:
+        if mount.kind != "bind" or DOCKER_SOCKET.search(mount.source):
+            continue
+        source = "/" + mount.source.strip("/")
+        if RUNTIME_SOCKET.search(source):
+            yield f"container {c.name} mounts the container runtime socket {source}"
+        elif any(source == p or source.startswith(p + "/") for p in RUNTIME_DIRECTORIES):
+            yield f"container {c.name} mounts the host's {source} (runtime sockets live there)"
 
 
 def _host_paths(c: Container, _: Resources) -> Iterator[str]:
@@ -249,6 +266,14 @@ RULES: tuple[Rule, ...] = (
         "remove the docker.sock mount; let Traefik reach the read-only socket proxy",
         "CIS 5.32",
         _docker_socket,
+    ),
+    container_rule(
+        "CR-14",
+        Severity.HIGH,
+        "no container runtime socket, /run or /var/run from the host",
+        "remove the mount; containers that need the Docker API go through the read-only socket proxy",
+        "CIS 5.32; containerd/CRI-O docs",
+        _runtime_sockets,
     ),
     container_rule(
         "CR-12",

@@ -67,6 +67,11 @@ def _brute_force(realm: ExportedResource, _: Resources) -> Iterator[str]:
         yield f"realm {_realm_name(realm)} locks out after {failures or 'the default 30'} failures (want ≤ {MAX_LOGIN_FAILURES})"
 
 
+def _self_registration(realm: ExportedResource, _: Resources) -> Iterator[str]:
+    if truthy(realm.inputs.get("registrationAllowed")):
+        yield f"realm {_realm_name(realm)} lets anyone register an account (registrationAllowed)"
+
+
 def _password_policy(realm: ExportedResource, _: Resources) -> Iterator[str]:
     policy = text(realm.inputs.get("passwordPolicy")) or ""
     matches = (POLICY_PART.match(part.strip()) for part in policy.split(" and "))
@@ -206,6 +211,14 @@ RULES: tuple[Rule, ...] = (
         "set securityDefenses.bruteForceDetection with maxLoginFailures ≤ 10",
         "RH SSO admin guide",
         _brute_force,
+    ),
+    realm_rule(
+        "KC-13",
+        Severity.HIGH,
+        "no self-registration",
+        "set registrationAllowed=false; accounts are created by administrators (or an invitation flow)",
+        "Keycloak server admin guide (user registration)",
+        _self_registration,
     ),
     realm_rule(
         "KC-02",

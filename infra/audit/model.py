@@ -181,6 +181,9 @@ class Rule:
                 messages = list(self.violations(subject, resources))
             except UnknownValueError:
                 continue
+            except (TypeError, AttributeError, ValueError, KeyError, RecursionError) as error:
+                # a hostile or hand-edited export: a property of a shape no rule expects is a finding, not a crash
+                messages = [f"cannot be checked: a property has a shape Pulumi never writes ({type(error).__name__})"]
             findings.extend(Finding(self.id, self.severity, subject.urn, message, self.title, self.fix) for message in messages)
         return findings
 

@@ -35,6 +35,7 @@ from infra.audit.vault_config import (
     server_config,
 )
 from infra.plan.document import ExportedResource
+from infra.spec.openbao_policy import APPROLE_PATH, OIDC_PATH, USERPASS_PATH
 
 DATABASE_ROLE = "vault:database/secretBackendRole:SecretBackendRole"
 PKI_ROLE = "vault:pkiSecret/secretBackendRole:SecretBackendRole"
@@ -51,6 +52,13 @@ UNSAFE_SWITCHES = ("raw_storage_endpoint", "introspection_endpoint", "unauthenti
 ROOT_TOKEN = re.compile(r"(^|[_.-])(root[_-]?token)$|^(VAULT|BAO)_TOKEN$|rootToken$", re.I)
 UNSEAL_MATERIAL = re.compile(r"unseal|recovery[_-]?keys?|keyShares?B64|unsealKeys", re.I)
 TRANSIT_OPERATION = re.compile(r"/transit/(encrypt|decrypt)/[^/*+]+$")
+NAMESPACE = "vault:index/namespace:Namespace"
+# `path "*"`, `"+/*"`, `"+/+/*"` …: every mount, every namespace
+WHOLE_TREE = re.compile(r"^(\+/)*\*?$|^(\+/)+\*$")
+# sudo is needed to enable the platform's auth methods, nowhere else (infra.spec.openbao_policy.provisioner_grants)
+BOOTSTRAP_SUDO_PATHS = frozenset(
+    path for method in (APPROLE_PATH, OIDC_PATH, USERPASS_PATH) for path in (f"sys/auth/{method}", f"sys/auth/{method}/*")
+)
 
 
 def _bao(r: Resources) -> VaultConfig:
@@ -127,6 +135,41 @@ def _least_privilege(policy: Any, _: Resources) -> Iterator[str]:
                 yield f"policy {policy.name} grants {', '.join(sorted(caps - KV_READ))} on {path!r} (applications only read)"
         elif "/metadata/" not in path and (path, caps) != (RAFT_SNAPSHOT_PATH, {"read"}):
             yield f"policy {policy.name} grants {path!r}, which is not a KV v2 data path, a transit key or database credentials"
+
+
+def _tenants(r: Resources) -> set[str]:
+    """The tenants: the OpenBao namespaces the platform declares (psra, rentguy …)."""
+    return {path.strip("/").split("/", 1)[0] for ns in r.of_type(NAMESPACE) if (path := text(ns.inputs.get("path")))}
+
+
+def _tenant_isolation(role: ExportedResource, r: Resources) -> Iterator[str]:
+    """An AppRole `<tenant>-role` reads only its own tenant's paths (and shared platform ones)."""
+    name = _bao(r).role_name(role)
+    tenants = _tenants(r)
+    tenant = name.removesuffix("-role")
+    if tenant not in tenants:
+        return  # a platform role (backup, monitoring): BAO-03 keeps it to exact paths
+    for path in _bao(r).readable_paths(role):
+        owner = path.split("/", 1)[0]
+        if owner in {"*", "+"} or (owner.endswith("*") and owner.rstrip("*") != tenant):
+            yield f"AppRole {name} (tenant {tenant}) is granted {path!r}, which reaches every tenant's paths"
+        elif owner in tenants and owner != tenant:
+            yield f"AppRole {name} (tenant {tenant}) is granted tenant {owner}'s path {path!r}"
+
+
+def _operator_policy(policy: Any, r: Resources) -> Iterator[str]:
+    try:
+        grants = policy.grants
+    except HclError as error:
+        yield f"policy {policy.name} is not valid HCL: {error}"
+        return
+    for grant in grants:
+        if WHOLE_TREE.match(grant.path):
+            yield f"policy {policy.name} grants {', '.join(grant.capabilities)} on {grant.path!r}, i.e. everything"
+        if "sudo" in grant.capabilities and grant.path not in BOOTSTRAP_SUDO_PATHS:
+            yield f"policy {policy.name} grants sudo on {grant.path!r}, beyond what bootstrap needs"
+        if "root" in grant.capabilities:
+            yield f"policy {policy.name} grants root on {grant.path!r}"
 
 
 def _approle(role: ExportedResource, r: Resources) -> Iterator[str]:
@@ -339,6 +382,24 @@ RULES: tuple[Rule, ...] = (
         "pulumi-vault PKI role",
         subjects=lambda r: r.of_type(PKI_ROLE),
         violations=_pki_roles,
+    ),
+    Rule(
+        "BAO-11",
+        Severity.HIGH,
+        "tenant isolation: a tenant's AppRole reads only its own tenant's secrets",
+        "grant <tenant>-role only paths under its own namespace (and the shared sevensa/ paths the seed gives it)",
+        "seed secret matrix; OpenBao namespaces docs",
+        subjects=lambda r: _bao(r).approle_roles,
+        violations=_tenant_isolation,
+    ),
+    Rule(
+        "BAO-12",
+        Severity.HIGH,
+        "operator policies: no path \"*\", sudo only where bootstrap needs it",
+        "grant operators the mounts they manage by name; sudo only on sys/auth/<method> for the platform's auth methods",
+        "OpenBao policies docs (sudo, root)",
+        subjects=lambda r: [p for p in _bao(r).policies if p.name not in _bao(r).application_policy_names],
+        violations=_operator_policy,
     ),
     openbao_rule(
         "BAO-09",

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from infra.audit.model import Rule, Severity, is_secret, is_unknown, rules_on
+from infra.audit.model import Rule, Severity, is_secret, is_unknown, rules_on, strings
 from infra.audit.resources import Container, Resources, Upload
 from infra.plan.document import ExportedResource
 from infra.spec.models import SECRET_KEY_PATTERN
@@ -24,16 +24,27 @@ METADATA_KEY = re.compile(
     re.I,
 )
 # user:password@ in a URL; templated placeholders ({{password}}, ${PASSWORD}) are not values.
-CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@{}$]+:[^/\s@{}$]+@", re.I)
+CREDENTIAL_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@{}$]*:[^/\s@{}$]+@", re.I)  # an empty user too: redis://:pw@host
 CONFIG_ASSIGNMENT = re.compile(r"""^\s*["']?([A-Za-z0-9_.-]+)["']?\s*[:=]\s*(.*?)\s*$""")
 PRIVATE_KEY_BLOCK = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 EMPTY_VALUES = frozenset({"", "''", '""', "~", "null", "true", "false", "[]", "{}"})
 ENV_LISTS = frozenset({"envs", "env", "environment"})
+# A credential given on a command line (visible in `ps`, `docker inspect`, the export): a secret flag with
+# its value, a secret variable assigned inline (`PGPASSWORD=… psql`), redis-cli's `-a <password>`.
+SECRET_FLAG = re.compile(
+    r"(?:^|\s)--?(?:[a-z0-9]+[-_.])*(?:password|passwd|pass|secret|token|requirepass|masterauth|api[-_]?key)(?:=|\s+)(?P<value>[^\s;&|]+)",
+    re.I,
+)
+INLINE_SECRET = re.compile(r"(?:^|[\s;&|])(?P<key>[A-Za-z_]*(?:PASSWORD|PASSWD|SECRET|TOKEN)[A-Za-z_]*)=(?P<value>[^\s;&|]+)")
+REDIS_CLI_AUTH = re.compile(r"\bredis-cli\b.*?\s-a\s+(?P<value>[^\s;&|]+)")
+# Configuration directives that carry a password as their argument (redis.conf, sentinel.conf).
+SECRET_DIRECTIVE = re.compile(r"^\s*(?P<key>requirepass|masterauth|masterpass|sentinel\s+auth-pass\s+\S+)\s+(?P<value>\S.*?)\s*$", re.I)
 
 
 def sensitive_key(key: str) -> bool:
     """A key that names a secret itself (not its TTL, file, policy …); write-only inputs are never stored."""
-    return bool(SENSITIVE_KEY.search(key)) and not METADATA_KEY.search(key) and not key.endswith("Wo")
+    is_path = key.startswith("/")  # a mount point such as tmpfs {"/run/secrets": "size=1m"} names a place
+    return bool(SENSITIVE_KEY.search(key)) and not METADATA_KEY.search(key) and not key.endswith("Wo") and not is_path
 
 
 def _plaintext(value: Any) -> bool:
@@ -119,6 +130,50 @@ def _uploads(container: Container, _: Resources) -> Iterator[str]:
                 yield f"{finding} ({container.name})"
 
 
+def _is_reference(value: str) -> bool:
+    """A value that names where a secret is, not the secret: a path, a variable, a template, a flag."""
+    value = value.strip("'\"")
+    return not value or value.startswith(("/", "$", "{{", "@", "-")) or value in EMPTY_VALUES
+
+
+def command_credentials(text_: str) -> Iterator[str]:
+    """What in one command-line string carries a credential (never the value itself)."""
+    for match in SECRET_FLAG.finditer(text_):
+        if not _is_reference(match.group("value")):
+            yield "a secret flag with its value"
+    for match in INLINE_SECRET.finditer(text_):
+        if not _is_reference(match.group("value")) and not match.group("key").endswith("_FILE"):
+            yield f"{match.group('key')} assigned inline"
+    for match in REDIS_CLI_AUTH.finditer(text_):
+        if not _is_reference(match.group("value")):
+            yield "redis-cli -a with a password"
+    if CREDENTIAL_URL.search(text_):
+        yield "a URL with credentials"
+
+
+def _command_lines(container: Container) -> Iterator[tuple[str, list[str]]]:
+    check = container.inputs.get("healthcheck")
+    yield "command", container.command
+    yield "entrypoint", strings(container.inputs.get("entrypoints"))
+    yield "healthcheck", strings(check.get("tests")) if isinstance(check, dict) else []
+
+
+def _credentials(container: Container, _: Resources) -> Iterator[str]:
+    for where, args in _command_lines(container):
+        # `--password pw` is two arguments: look at the line as the process sees it, and at each argument
+        found = set(command_credentials(" ".join(args))) | {hit for arg in args for hit in command_credentials(arg)}
+        for hit in sorted(found):
+            yield f"container {container.name}: {where} carries {hit}"
+    for key, value in container.env.items():
+        if isinstance(value, str) and next(command_credentials(value), None):
+            yield f"container {container.name}: env {key} carries credentials in its value"
+    for upload in container.uploads:
+        for number, line in enumerate((upload.readable or "").splitlines(), start=1):
+            match = SECRET_DIRECTIVE.match(line)
+            if match and not _is_reference(match.group("value")):
+                yield f"container {container.name}: file {upload.path} line {number} sets {match.group('key').split()[0]} in plaintext"
+
+
 every_container = rules_on(lambda r: r.containers)
 
 RULES: tuple[Rule, ...] = (
@@ -148,6 +203,16 @@ RULES: tuple[Rule, ...] = (
         "labels carry names and routes only; move the value to a secret file",
         '"Leaky Labels" (cAdvisor)',
         _labels,
+        export_only=True,
+    ),
+    every_container(
+        "SEC-05",
+        Severity.HIGH,
+        "no credentials on command lines, in env values or in plaintext config directives",
+        "pass the secret as a file (content a Pulumi secret) and point the program at it: --password-file, "
+        "REDISCLI_AUTH from a file, `include /run/secrets/redis.conf` for requirepass; never user:password@ in a URL",
+        "CWE-214; Docker secrets docs",
+        _credentials,
         export_only=True,
     ),
     every_container(

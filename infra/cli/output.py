@@ -17,7 +17,12 @@ Stack = Annotated[str, typer.Option("--stack", "-s", help="stack name: reads Pul
 
 
 def report_problems(error: SpecError) -> None:
-    """Every problem of a config, one line each: `FILE: KEY: message`."""
-    errors.print(f"[red]invalid configuration: {len(error.problems)} problem(s)[/red]")
-    for problem in error.problems:
-        errors.print(f"  {escape(problem.file)}: [bold]{escape(problem.key)}[/bold]: {escape(problem.message)}", highlight=False)
+    """Every problem of a config, one line each: `FILE: KEY: message`; a single problem (an unreadable
+    file, say) is one line in all."""
+    lines = [f"{escape(p.file)}: [bold]{escape(p.key)}[/bold]: {escape(p.message)}" for p in error.problems]
+    if len(lines) == 1:
+        errors.print(f"[red]invalid configuration:[/red] {lines[0]}", highlight=False)
+        return
+    errors.print(f"[red]invalid configuration: {len(lines)} problem(s)[/red]")
+    for line in lines:
+        errors.print(f"  {line}", highlight=False)

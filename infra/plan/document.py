@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pulumi
 
+from infra.spec.untrusted import InputRefused, load_json, read_text
+
 if TYPE_CHECKING:
     from infra.plan.offline import PlanRun, Registration
 
@@ -188,8 +190,15 @@ class ExportError(ValueError):
     """The file is not a version-3 stack export."""
 
 
+MAX_EXPORT_BYTES = 64 * 1024 * 1024  # a real state of a few hundred resources is a few MB
+
+
 @dataclass(frozen=True)
 class ExportedResource:
+    """One entry of `deployment.resources`. `malformed` lists the properties that had the wrong
+    shape (inputs that are text instead of a mapping, say): they read as empty here, and the audit
+    reports the resource (DOC-01) instead of passing over it."""
+
     urn: str
     type: str
     custom: bool
@@ -198,6 +207,7 @@ class ExportedResource:
     parent: str
     provider: str
     dependencies: tuple[str, ...]
+    malformed: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -205,31 +215,62 @@ class ExportedResource:
 
 
 def read_export(path: Path) -> list[ExportedResource]:
+    """A stack export or plan file, read as hostile input: bounded size and nesting, UTF-8 JSON."""
     try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ExportError(f"{path}: cannot read a JSON stack export: {exc}") from exc
+        document = load_json(read_text(Path(path), MAX_EXPORT_BYTES))
+    except InputRefused as error:
+        raise ExportError(f"{path}: {error}") from None
     return parse_export(document, str(path))
 
 
 def parse_export(document: Any, source: str = "document") -> list[ExportedResource]:
-    if not isinstance(document, dict) or document.get("version") != 3 or "deployment" not in document:
-        raise ExportError(f"{source}: not a version-3 stack export ({{'version': 3, 'deployment': …}})")
+    if not isinstance(document, dict) or document.get("version") != 3 or not isinstance(document.get("deployment"), dict):
+        raise ExportError(f"{source}: not a version-3 stack export ({{'version': 3, 'deployment': {{…}}}})")
     resources = document["deployment"].get("resources") or []
+    if not isinstance(resources, list):
+        raise ExportError(f"{source}: deployment.resources must be a list of resources")
     parsed: list[ExportedResource] = []
     for index, entry in enumerate(resources):
-        if not isinstance(entry, dict) or "urn" not in entry or "type" not in entry:
+        if not isinstance(entry, dict) or not isinstance(entry.get("urn"), str) or not isinstance(entry.get("type"), str):
             raise ExportError(f"{source}: deployment.resources[{index}] has no urn/type")
+        malformed: list[str] = []
         parsed.append(
             ExportedResource(
                 urn=entry["urn"],
                 type=entry["type"],
-                custom=bool(entry.get("custom", False)),
-                inputs=entry.get("inputs") or {},
-                outputs=entry.get("outputs") or {},
-                parent=entry.get("parent", ""),
-                provider=entry.get("provider", ""),
-                dependencies=tuple(entry.get("dependencies") or ()),
+                custom=entry.get("custom") is True,
+                inputs=_shaped(entry, "inputs", dict, malformed) or {},
+                outputs=_shaped(entry, "outputs", dict, malformed) or {},
+                parent=_shaped(entry, "parent", str, malformed) or "",
+                provider=_shaped(entry, "provider", str, malformed) or "",
+                dependencies=tuple(_shaped(entry, "dependencies", list, malformed) or ()),
+                malformed=tuple(malformed),
             )
         )
     return parsed
+
+
+_SHAPES = {dict: "a mapping", str: "text", list: "a list of URNs"}
+
+
+def _shaped(entry: dict[str, Any], key: str, shape: type, malformed: list[str]) -> Any:
+    """`entry[key]` when it has the shape, else None with the problem noted (absent or null is fine)."""
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, shape) and (shape is not list or all(isinstance(item, str) for item in value)):
+        return value
+    malformed.append(f"{key} is {_shape_of(value)}, not {_SHAPES[shape]}")
+    return None
+
+
+def _shape_of(value: Any) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list" if not value or all(isinstance(item, str) for item in value) else "a list with items that are not text"
+    return "a mapping" if isinstance(value, dict) else type(value).__name__

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from infra.spec import catalog
@@ -34,6 +33,7 @@ from infra.spec.models import (
     check_image_pinned,
 )
 from infra.spec.problems import Problem, SpecError
+from infra.spec.untrusted import MAX_STACK_FILE_BYTES, InputRefused, load_yaml, read_text
 from infra.spec.validation import cross_check
 
 NAMESPACE = PROJECT
@@ -85,19 +85,41 @@ def stack_file(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
     return project_dir / f"Pulumi.{stack}.yaml"
 
 
+def shown(path: Path) -> str:
+    """A stack file as problems name it: relative to the working directory where it is below it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def read_stack_config(path: Path) -> dict[str, Any]:
-    """The `platform:` keys of a stack file, without the namespace; `secure:` values kept as-is."""
+    """The `platform:` keys of a stack file, without the namespace; `secure:` values kept as-is.
+    The file is hostile input: bounded size and YAML expansion, UTF-8, a mapping at the top."""
     if not path.exists():
         raise SpecError([Problem(str(path), "-", "stack file not found; create it or pass an existing --stack")])
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SpecError([Problem(str(path), "-", f"not valid YAML: {exc}")]) from exc
+        document = load_yaml(read_text(path, MAX_STACK_FILE_BYTES))
+    except InputRefused as error:
+        raise SpecError([Problem(shown(path), "-", str(error))]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise SpecError([Problem(shown(path), "-", f"the top level is a {_kind(document)}; a stack file is a mapping with a 'config' key")])
     config = document.get("config") or {}
     if not isinstance(config, dict):
-        raise SpecError([Problem(str(path), "config", "must be a mapping of 'namespace:key' to values")])
+        raise SpecError([Problem(shown(path), "config", "must be a mapping of 'namespace:key' to values")])
+    odd = [key for key in config if not isinstance(key, str)]
+    if odd:
+        raise SpecError([Problem(shown(path), "config", f"keys must be text such as 'platform:domain'; found a {_kind(odd[0])} key")])
     prefix = f"{NAMESPACE}:"
     return {key.removeprefix(prefix): value for key, value in config.items() if key.startswith(prefix)}
+
+
+def _kind(value: Any) -> str:
+    """How a YAML value reads to a user: a list, a number, text …"""
+    kinds = {list: "list", str: "text", bool: "boolean", int: "number", float: "number", dict: "mapping"}
+    return next((name for type_, name in kinds.items() if isinstance(value, type_)), type(value).__name__)
 
 
 @dataclass(frozen=True)
@@ -110,10 +132,7 @@ class StackFile:
 
     @property
     def shown(self) -> str:
-        try:
-            return str(self.path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(self.path)
+        return shown(self.path)
 
     def spec(self) -> PlatformSpec:
         return build_spec(self.raw, stack_name=self.stack, source=self.shown)

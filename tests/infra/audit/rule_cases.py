@@ -162,6 +162,31 @@ REALM = "realm:Realm"
 APPROLE = "authBackendRole:AuthBackendRole"
 
 
+def _grant(policy: str, namespaces: tuple[str, ...] = ()) -> Callable[[Document], str]:
+    """psra-role's policy becomes `policy`, with more tenants (OpenBao namespaces) declared; names the AppRole."""
+
+    def apply(document: Document) -> str:
+        for namespace in namespaces:
+            _add_resource("vault:index/namespace:Namespace", f"ns-{namespace}", {"path": namespace})(document)
+        _resource(POLICY, "psra-role-policy", policy=policy)(document)
+        return entry(document, APPROLE, "psra-role")["urn"]
+
+    return apply
+
+
+def _operator_policy(policy: str) -> Callable[[Document], str]:
+    return _add_resource("vault:index/policy:Policy", "admin-policy", {"name": "admin", "policy": policy})
+
+
+def _inputs_as(value: Any) -> Callable[[Document], str]:
+    def apply(document: Document) -> str:
+        resource = container(document, "psra-frontend")
+        resource["inputs"] = value
+        return resource["urn"]
+
+    return apply
+
+
 CASES: dict[str, Case] = {
     "CR-01": Case(_edit("psra-frontend", privileged=True), _quiet(_edit("psra-frontend", privileged=False))),
     "CR-02": Case(
@@ -188,6 +213,10 @@ CASES: dict[str, Case] = {
         _quiet(_edit("psra-frontend", mounts=[{"type": "bind", "source": "/etc/localtime", "target": "/etc/localtime", "readOnly": True}])),
     ),
     "CR-13": Case(_edit("psra-frontend", pidMode="host"), _quiet(_edit("psra-frontend", pidMode="container:psra-api"))),
+    "CR-14": Case(
+        _edit("psra-frontend", mounts=[{"type": "bind", "source": "/run/containerd/containerd.sock", "target": "/run/containerd.sock"}]),
+        _quiet(_edit("psra-frontend", mounts=[{"type": "tmpfs", "target": "/run"}])),
+    ),
     "NW-01": Case(_edit("psra-db", ports=[{"internal": 5432.0, "external": 5432.0}])),
     "NW-02": Case(
         _edit("psra-db", ports=[{"internal": 5432.0, "external": 5432.0, "ip": "0.0.0.0"}]),
@@ -344,6 +373,20 @@ CASES: dict[str, Case] = {
         _content("psra-db", "/run/secrets/postgres-password", "hunter2hunter2"),
         _quiet(_append_upload("psra-db", "/etc/app.yml", "password_file: /run/secrets/db\ncache_password: ${CACHE_PASSWORD}\n")),
     ),
+    "SEC-05": Case(
+        _edit("psra-frontend", command=["server", "--db-password=hunter2hunter2"]),
+        _quiet(_edit("psra-frontend", command=["server", "--db-password-file=/run/secrets/db", "--config.file=/etc/app.yml"])),
+    ),
+    "KC-13": Case(_resource(REALM, "realm", registrationAllowed=True), _quiet(_resource(REALM, "realm", registrationAllowed=False))),
+    "BAO-11": Case(
+        _grant('path "rentguy/kv/data/database/credentials" {\n  capabilities = ["read"]\n}\n', ("rentguy",)),
+        _quiet(_grant('path "sevensa/data/shared/smtp/credentials" {\n  capabilities = ["read"]\n}\n', ("rentguy",))),
+    ),
+    "BAO-12": Case(
+        _operator_policy('path "*" {\n  capabilities = ["read", "list"]\n}\n'),
+        _quiet(_operator_policy('path "sys/auth/approle" {\n  capabilities = ["create", "update", "sudo"]\n}\n')),
+    ),
+    "DOC-01": Case(_inputs_as("privileged=true; mounts=/var/run/docker.sock"), _quiet(_inputs_as(None))),
     "BK-01": Case(_env("backup", drop="RESTIC_PASSWORD_FILE")),
     "BK-02": Case(
         _env("backup", drop="RESTIC_REPOSITORY"), _quiet(_env("backup", "S3_ENDPOINT=https://s3.example.test", drop="RESTIC_REPOSITORY"))
