@@ -19,6 +19,7 @@ from multiprocessing.connection import wait
 
 import uvicorn
 
+from app.bounded_http import BoundedHeadProtocol
 from app.metrics import serve_metrics
 
 
@@ -58,5 +59,7 @@ def run_worker(host: str, port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    config = uvicorn.Config("app.api.main:create_app", factory=True, proxy_headers=True, access_log=False, log_level="info")
+    config = uvicorn.Config(
+        "app.api.main:create_app", factory=True, http=BoundedHeadProtocol, proxy_headers=True, access_log=False, log_level="info"
+    )
     uvicorn.Server(config).run(sockets=[sock])

@@ -1,7 +1,7 @@
 """What an attacker's requests cost the origin-calculation service, on real PostgreSQL, Redis, OpenBao and Keycloak.
 
 Starts the servers (tests.servers), provisions them like the platform (tests/app/platform.py), runs
-`python -m app serve` with one uvicorn worker on 127.0.0.1 (one worker, so a stalled event loop shows in
+`python -m app serve` with one uvicorn worker on 127.0.0.1 (tests/app/served.py) (one worker, so a stalled event loop shows in
 /healthz), and sends each attack in turn while a second client polls /healthz. Prints, per attack: the
 status code, the time to answer, the slowest /healthz meanwhile, the worker's peak RSS during the attack,
 and whether the response echoed the attack's marker text.
@@ -27,19 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.app_load import HOST, running_app  # noqa: E402
+from app.settings import Settings  # noqa: E402
 from tests.app.platform import (  # noqa: E402
     PsraRealm,
     provision_claims_client,
     provision_openbao,
     provision_realm,
 )
-from tests.servers._process import free_port  # noqa: E402
+from tests.app.served import ServedApp, platform_env, serving_app  # noqa: E402
 from tests.servers.keycloak_server import running_keycloak  # noqa: E402
 from tests.servers.openbao import running_openbao_dev  # noqa: E402
 from tests.servers.postgres import running_postgres  # noqa: E402
@@ -107,6 +106,7 @@ def attacks() -> list[Attack]:
         Attack("60 KB query string", "GET", "/v1/origin/rules?hs_code=" + "8" * 60_000),
         Attack("path traversal as calculation id", "GET", f"{CALCULATIONS}/..%2f..%2fetc%2fpasswd"),
         Attack("500 headers", "GET", "/v1/hs-codes/8501", headers=tuple((f"x-flood-{n}", "y" * 50) for n in range(500))),
+        Attack("20 MB header value", "GET", "/healthz", authenticated=False, headers=(("x-padding", "p" * 20_000_000),)),
     ]
 
 
@@ -122,24 +122,20 @@ class Outcome:
 class Sampler:
     """Polls /healthz and the worker's RSS in background threads while an attack runs."""
 
-    def __init__(self, port: int, server: psutil.Process) -> None:
-        self._port = port
-        self._server = server
+    def __init__(self, served: ServedApp) -> None:
+        self._served = served
         self._stop = threading.Event()
         self.healthz_worst = 0.0
         self.peak_rss = 0
 
-    def _workers(self) -> list[psutil.Process]:
-        return [self._server, *self._server.children(recursive=True)]
-
     def _rss(self) -> None:
         while not self._stop.is_set():
             with contextlib.suppress(psutil.Error):
-                self.peak_rss = max(self.peak_rss, max(p.memory_info().rss for p in self._workers()))
+                self.peak_rss = max(self.peak_rss, self._served.worker_rss())
             time.sleep(0.01)
 
     def _health(self) -> None:
-        with httpx.Client(base_url=f"http://{HOST}:{self._port}", timeout=120) as client:
+        with httpx.Client(base_url=self._served.base_url, timeout=120) as client:
             while not self._stop.is_set():
                 start = time.perf_counter()
                 with contextlib.suppress(httpx.HTTPError):
@@ -161,7 +157,7 @@ class Sampler:
                 thread.join(timeout=130)
 
 
-def send(port: int, attack: Attack, token: Callable[[str | None], str]) -> tuple[str, str]:
+def send(base_url: str, attack: Attack, token: Callable[[str | None], str]) -> tuple[str, str]:
     headers = dict(attack.headers)
     if attack.authenticated or attack.client:
         headers["Authorization"] = f"Bearer {token(attack.client)}"
@@ -169,18 +165,18 @@ def send(port: int, attack: Attack, token: Callable[[str | None], str]) -> tuple
         headers["Content-Type"] = "application/json"
     content: Any = chunks(attack.body) if attack.chunked and attack.body is not None else attack.body
     try:
-        with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=120) as client:
+        with httpx.Client(base_url=base_url, timeout=120) as client:
             response = client.request(attack.method, attack.path, content=content, headers=headers)
     except httpx.HTTPError as error:
         return f"{type(error).__name__}", ""
     return str(response.status_code), response.text
 
 
-def measure(port: int, server: psutil.Process, attack: Attack, token: Callable[[str | None], str]) -> Outcome:
-    sampler = Sampler(port, server)
+def measure(served: ServedApp, attack: Attack, token: Callable[[str | None], str]) -> Outcome:
+    sampler = Sampler(served)
     with sampler.running():
         start = time.perf_counter()
-        status, text = send(port, attack, token)
+        status, text = send(served.base_url, attack, token)
         seconds = time.perf_counter() - start
     return Outcome(status, seconds, sampler.healthz_worst, sampler.peak_rss / 2**20, "Zq7Zq7Zq7" in text)
 
@@ -200,18 +196,15 @@ def main() -> None:
         approle = provision_openbao(openbao, postgres, redis, workdir / "approle", "psra_attacks")
         realm: PsraRealm = provision_realm(keycloak)
         provision_claims_client(keycloak, realm, MALFORMED_CLIENT, {"realm_access": "null", "resource_access": '"psra-admin"'})
-        port = free_port()
-        env = {
-            **os.environ,
-            "PSRA_OPENBAO_ADDR": openbao.addr,
-            "PSRA_OPENBAO_ROLE_ID_FILE": str(approle.role_id_file),
-            "PSRA_OPENBAO_SECRET_ID_FILE": str(approle.secret_id_file),
-            "PSRA_REDIS_HOST": redis.host,
-            "PSRA_REDIS_PORT": str(redis.port),
-            "PSRA_KEYCLOAK_URL": keycloak.base_url,
-        }
-        stack.enter_context(running_app(env, 1, port, workdir / "app.log"))
-        server = next(p for p in psutil.Process().children() if "app" in p.cmdline() and "serve" in p.cmdline())
+        settings = Settings(
+            openbao_addr=openbao.addr,
+            openbao_role_id_file=approle.role_id_file,
+            openbao_secret_id_file=approle.secret_id_file,
+            redis_host=redis.host,
+            redis_port=redis.port,
+            keycloak_url=keycloak.base_url,
+        )
+        served = stack.enter_context(serving_app({**os.environ, **platform_env(settings)}, 1, workdir / "app.log"))
         tokens: dict[str | None, str] = {}
 
         def token(client: str | None) -> str:
@@ -220,11 +213,11 @@ def main() -> None:
             return tokens[client]
 
         token(None)
-        idle = max(p.memory_info().rss for p in [server, *server.children(recursive=True)]) / 2**20
+        idle = served.worker_rss() / 2**20
         print(f"worker RSS at rest: {idle:.0f} MB (1 uvicorn worker, {os.cpu_count()} cores shared with other work)", flush=True)
         print(f"{'attack':<40} {'status':>7} {'time':>10} {'healthz worst':>14} {'peak RSS':>9} echo")
         for attack in chosen:
-            outcome = measure(port, server, attack, token)
+            outcome = measure(served, attack, token)
             print(
                 f"{attack.name:<40} {outcome.status:>7} {outcome.seconds * 1000:8.1f}ms {outcome.healthz_worst * 1000:12.1f}ms "
                 f"{outcome.peak_rss_mb:7.0f}MB {'YES' if outcome.echoed else 'no'}",

@@ -35,7 +35,7 @@ METRICS: dict[str, MetricsEndpoint] = {
     "oauth2-proxy": MetricsEndpoint(44180),
     "keycloak": MetricsEndpoint(9000),  # Keycloak's management port (KC_METRICS_ENABLED)
     "openbao": MetricsEndpoint(8200, "/v1/sys/metrics", {"format": ("prometheus",)}),
-    "psra-api": MetricsEndpoint(8000),
+    "psra-api": MetricsEndpoint(9464),  # the bundled app serves metrics on its internal port only (app/metrics.py)
     "rentguy-api": MetricsEndpoint(8000),
     "wpcs-api": MetricsEndpoint(8000),
     "langgraph-runtime": MetricsEndpoint(8000),

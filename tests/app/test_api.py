@@ -228,7 +228,7 @@ class TestValidation:
             (lambda b: b.update(agreement="EU-US"), ["body", "agreement"], "'EU-JP', 'EU-UK', 'CETA', 'EU-KR' or 'PEM'"),
             (lambda b: b.update(rule="CTH except 8503"), ["body", "rule"], "at column 12; expected 'from'"),
             (lambda b: b["materials"][0].update(origin="china"), ["body", "materials", 0, "origin"], "ISO 3166"),
-            (lambda b: b.update(product={"hs_code": "010121", "ex_works_price": "1"}), ["body", "rule"], "no product-specific rule"),
+            (lambda b: b.update(product={"hs_code": "010121", "ex_works_price": "100"}), ["body", "rule"], "no product-specific rule"),
             (lambda b: b.update(assessment_date="2018-12-31"), ["body", "assessment_date"], "applies from 2019-02-01"),
         ],
     )

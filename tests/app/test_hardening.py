@@ -9,6 +9,7 @@ separate metrics port.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -311,6 +312,30 @@ class TestUnicode:
         for body, kind in ((b'{"agreement": "\xff"}', "json_encoding"), (b"[" * 100_000 + b"]" * 100_000, "json_depth")):
             response = api.post(CALCULATIONS, content=body, headers=headers)
             assert response.status_code == 422 and response.json()["detail"][0]["type"] == kind
+
+
+class TestRequestHead:
+    """Found while looking: httptools keeps a request head of any size (a 250 MB header: worker 150 -> 480 MB)."""
+
+    @staticmethod
+    def _exchange(served_api: ServedApp, head: bytes) -> bytes:
+        host, port = served_api.base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(head)
+            return connection.recv(4096).split(b"\r\n", 1)[0]
+
+    def test_a_head_over_64_kib_is_431(self, served_api: ServedApp):
+        head = b"GET /healthz HTTP/1.1\r\nHost: psra\r\nX-Padding: " + b"p" * 70_000
+        assert self._exchange(served_api, head) == b"HTTP/1.1 431 Request Header Fields Too Large"
+
+    def test_many_small_headers_count_together(self, served_api: ServedApp):
+        head = b"GET /healthz HTTP/1.1\r\nHost: psra\r\n" + b"".join(b"X-%05d: y\r\n" % n for n in range(6_000)) + b"\r\n"
+        assert self._exchange(served_api, head) == b"HTTP/1.1 431 Request Header Fields Too Large"
+
+    def test_heads_within_the_limit_are_served_on_a_kept_alive_connection(self, served_api: ServedApp):
+        with httpx.Client(base_url=served_api.base_url, timeout=30) as client:
+            for _ in range(3):
+                assert client.get("/healthz", headers={"X-Padding": "p" * 40_000}).status_code == 200
 
 
 # Claims as a misconfigured Keycloak mapper would sign them (JSON text of the hard-coded claim).
