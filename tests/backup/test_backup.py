@@ -13,7 +13,9 @@ import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tarfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -547,3 +549,43 @@ def test_the_planned_config_is_valid_for_the_job_and_holds_no_secret(prod_plan) 
     assert str(config.repository) == "/opt/backups/repository" and str(config.secrets_dir) == "/run/restic"
     assert all(str(t.password_file).startswith("/run/secrets/") for t in config.targets)
     assert "password\":" not in text.replace("password_file", "").replace("password_key", "")
+
+
+def test_a_job_that_cannot_reach_openbao_is_recorded_as_failed_without_the_login(tmp_path: Path) -> None:
+    login = tmp_path / "approle"
+    role_id, secret_id = secret_file(login, "role-id", "role-" + secrets.token_hex(8)), secret_file(login, "secret-id", "secret-" + secrets.token_hex(8))
+    config = make_config(tmp_path, openbao={"address": f"http://127.0.0.1:{free_port()}", "role_id_file": str(role_id), "secret_id_file": str(secret_id)})
+
+    assert cli.run_job(config, "backup") is False
+
+    recorded = state.load(config.state_dir)["backup"]
+    assert recorded["failures"] == ["AppRole login to OpenBao failed (ConnectionError)"]
+    text = render(state.load(config.state_dir))
+    assert "sevensa_backup_last_run_success 0" in text
+    assert secret_id.read_text().strip() not in (config.state_dir / "state.json").read_text()
+
+
+def test_serve_answers_metrics_and_health_until_the_first_job(tmp_path: Path) -> None:
+    import httpx
+
+    config = make_config(tmp_path)
+    port = free_port()
+    settings = config.model_dump(mode="json") | {"metrics_port": port, "schedules": {"backup": "0 2 1 1 *", "check": "0 2 1 1 *", "drill": "0 2 1 1 *"}}
+    config_file = tmp_path / "backup.json"
+    config_file.write_text(json.dumps(settings))
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "backup")}
+    process = subprocess.Popen([sys.executable, "-m", "platform_backup", "serve", "--config", str(config_file)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not port_accepts(port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).text == "ok\n"
+        assert httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text.startswith(
+            "# HELP sevensa_backup_last_success_timestamp_seconds End of the newest backup run"
+        )
+        health = subprocess.run([sys.executable, "-m", "platform_backup", "healthcheck", "--port", str(port)], env=env, timeout=30, check=False)
+        assert health.returncode == 0
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+    assert "INFO next job: backup at " in stderr and "-01-01T02:00:00+00:00\n" in stderr
