@@ -237,7 +237,8 @@ def _in_house_result(context: _Context, material: Material, loc: Loc) -> Materia
                 "acquire origin; counted at its full value as non-originating",
             )
         alternatives, rule_used = _data_rule(context, found, loc + ("rule",))
-    key = (material, loc, context.assessment_date, context.allow_unverified, rule_used)
+    rule_key = (rule_used.legal_text, rule_used.source, rule_used.legal_source, rule_used.hs_range, rule_used.valid_from, rule_used.valid_until, rule_used.unverified)
+    key = (material, loc, context.assessment_date, context.allow_unverified, rule_key)
     known = _PARTS.get(key)
     if known is not None and known[0] is agreement:
         return known[1]

@@ -1,23 +1,52 @@
 """The assessment report: every alternative and criterion with its numbers, every material with its
-status and reason, and plain-language reasons. Decimals serialise as strings in JSON."""
+status and reason, and plain-language reasons. Decimals serialise as strings in JSON.
+
+The report types are stdlib dataclasses with slots, not pydantic models: the engine builds dozens per
+calculation from values it computed and typed itself, and validating each (or even freezing it, which
+sets every field through object.__setattr__) would cost more than the assessment; nothing changes a
+report once built. Pydantic still gives them their JSON, their validation when a stored report is read back
+and their JSON schema, through a TypeAdapter per type (`model_dump_json`, `model_validate_json`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, TypeAdapter
 
 from app.engine.request import AgreementCode
 
 Basis = Literal["supplier_declaration", "ltsd", "statement_on_origin", "absorption"]
 
-
-class _Report(BaseModel):
-    model_config = ConfigDict(frozen=True)
+report_type = dataclasses.dataclass(slots=True, kw_only=True)
 
 
+@cache
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    return TypeAdapter(cls)
+
+
+class _Report:
+    """JSON in and out through pydantic, with the method names the models had."""
+
+    __slots__ = ()
+
+    def model_dump_json(self, *, indent: int | None = None) -> str:
+        return _adapter(type(self)).dump_json(self, indent=indent).decode()
+
+    @classmethod
+    def model_validate_json(cls, data: str | bytes) -> Self:
+        return _adapter(cls).validate_json(data)  # type: ignore[no-any-return]
+
+    def model_copy(self, *, update: dict[str, Any]) -> Self:
+        return dataclasses.replace(self, **update)  # type: ignore[type-var]
+
+
+@report_type
 class FailingMaterial(_Report):
     path: str
     hs_code: str
@@ -25,8 +54,9 @@ class FailingMaterial(_Report):
     why: str
 
 
+@report_type
 class TariffShiftResult(_Report):
-    kind: Literal["CC", "CTH", "CTSH", "ANY"] = Field(description="ANY: materials of any heading, only the exceptions count")
+    kind: Annotated[Literal["CC", "CTH", "CTSH", "ANY"], Field(description="ANY: materials of any heading, only the exceptions count")]
     text: str
     met: bool
     reason: str
@@ -37,6 +67,7 @@ class TariffShiftResult(_Report):
     tolerance_limit: Decimal | None
 
 
+@report_type
 class MaxNomResult(_Report):
     kind: Literal["MaxNOM"] = "MaxNOM"
     text: str
@@ -50,6 +81,7 @@ class MaxNomResult(_Report):
     counted_materials: tuple[str, ...]
 
 
+@report_type
 class RvcResult(_Report):
     kind: Literal["RVC"] = "RVC"
     text: str
@@ -61,6 +93,7 @@ class RvcResult(_Report):
     rvc_percent: Decimal | None
 
 
+@report_type
 class WeightLimitResult(_Report):
     kind: Literal["weight"] = "weight"
     text: str
@@ -70,6 +103,7 @@ class WeightLimitResult(_Report):
     restricted_to: str | None
 
 
+@report_type
 class OperationResult(_Report):
     kind: Literal["OP"] = "OP"
     text: str
@@ -81,12 +115,14 @@ class OperationResult(_Report):
 CriterionResult = Annotated[TariffShiftResult | MaxNomResult | RvcResult | WeightLimitResult | OperationResult, Field(discriminator="kind")]
 
 
+@report_type
 class AlternativeResult(_Report):
     text: str
     met: bool
     criteria: tuple[CriterionResult, ...]
 
 
+@report_type
 class MaterialResult(_Report):
     path: str
     hs_code: str
@@ -99,18 +135,20 @@ class MaterialResult(_Report):
     sub_assessment: AssessmentReport | None = None
 
 
+@report_type
 class RuleUsed(_Report):
-    legal_text: str = Field(description="the rule as given: for rules data the annex's own wording, for a request its rule text")
-    text: str = Field(description="how the engine read the rule (its compact form)")
+    legal_text: Annotated[str, Field(description="the rule as given: for rules data the annex's own wording, for a request its rule text")]
+    text: Annotated[str, Field(description="how the engine read the rule (its compact form)")]
     source: Literal["request", "rules_data"]
     legal_source: str
-    unverified: bool = Field(default=False, description="rules data not compared with the official text (see warnings)")
+    unverified: Annotated[bool, Field(description="rules data not compared with the official text (see warnings)")] = False
     hs_range: str | None = None
     valid_from: date | None = None
     valid_until: date | None = None
     checked_against: str | None = None
 
 
+@report_type
 class ToleranceInfo(_Report):
     percent: Decimal
     limit: Decimal
@@ -119,6 +157,7 @@ class ToleranceInfo(_Report):
     reason: str
 
 
+@report_type
 class OperationsCheck(_Report):
     performed: tuple[str, ...]
     insufficient: tuple[str, ...]
@@ -126,6 +165,7 @@ class OperationsCheck(_Report):
     legal_source: str
 
 
+@report_type
 class ProductFacts(_Report):
     hs_code: str
     ex_works_price: Decimal
@@ -133,6 +173,7 @@ class ProductFacts(_Report):
     description: str | None
 
 
+@report_type
 class AssessmentReport(_Report):
     originating: bool
     agreement: AgreementCode
@@ -146,4 +187,4 @@ class AssessmentReport(_Report):
     tolerance: ToleranceInfo
     operations: OperationsCheck
     reasons: tuple[str, ...]
-    warnings: tuple[str, ...] = Field(default=(), description="what the result rests on that is not verified, e.g. UNVERIFIED rules data")
+    warnings: Annotated[tuple[str, ...], Field(description="what the result rests on that is not verified, e.g. UNVERIFIED rules data")] = ()
