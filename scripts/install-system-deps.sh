@@ -4,7 +4,7 @@
 # diagrams, a JDK for Keycloak, Chromium + chromedriver + pdftotext for the web pages' browser tests, and wrk
 # (the compiled load generator of benchmarks/app_load.py). Idempotent; needs root (CI and dev machines run as root).
 set -euo pipefail
-packages=(postgresql redis-server mariadb-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless shellcheck iproute2 chromium chromium-driver poppler-utils wrk)
+packages=(postgresql redis-server mariadb-server prometheus prometheus-alertmanager openssh-server graphviz maven openjdk-17-jre-headless shellcheck iproute2 chromium chromium-driver poppler-utils wrk busybox-static)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
