@@ -28,6 +28,7 @@ from app.web.rendering import WebError, download, render
 router = APIRouter(include_in_schema=False)
 AGREEMENTS: tuple[str, ...] = get_args(AgreementCode)
 MAX_PAGE = 10_000
+REMOVE_ROW = "remove_row:"  # the remove buttons' action: remove_row:<row index>
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -44,8 +45,9 @@ async def submit_calculation(request: Request, caller: WebUser) -> Response:
     if action == "add_row":
         form.add_row()
         return await _form_page(request, caller, form, focus=f"m{len(form.rows) - 1}_hs_code")
-    if isinstance(action, str) and action.startswith("remove_row:") and action[11:].isdigit():
-        form.remove_row(int(action[11:]))
+    row = action.removeprefix(REMOVE_ROW) if isinstance(action, str) and action.startswith(REMOVE_ROW) else ""
+    if row.isdigit() and len(row) <= 3:
+        form.remove_row(int(row))
         return await _form_page(request, caller, form)
     if action == "lookup":
         return await _form_page(request, caller, form)

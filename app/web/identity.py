@@ -80,8 +80,10 @@ WebAdmin = Annotated[Caller, Depends(web_admin)]
 
 async def posted_form(request: Request) -> FormData:
     """The urlencoded form, refused when too large or without this browser's CSRF token."""
-    length = request.headers.get("content-length")
-    if length is None or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+    length = request.headers.get("content-length", "")
+    if not length.isdigit():
+        raise WebError(411, "Form refused", "A form must be sent with its length (Content-Length).")
+    if int(length) > MAX_FORM_BYTES:
         raise WebError(413, "Form too large", f"A form may carry at most {MAX_FORM_BYTES // 1024} KiB.")
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
         raise WebError(415, "Unsupported form", "Send the page's form as it is (application/x-www-form-urlencoded).")
