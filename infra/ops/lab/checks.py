@@ -279,6 +279,20 @@ def traefik_internals_not_public(lab: LiveLab) -> CheckResult:
     return _result("Traefik dashboard, API and /metrics not reachable from outside", problems, "ports 8080-8082 closed on 127.0.0.1; no host serves them")
 
 
+def security_content_applied(lab: LiveLab) -> CheckResult:
+    """The plan's Keycloak and OpenBao resources are on the lab's servers (nothing pending)."""
+    from infra.ops.lab.content import PENDING
+    from infra.ops.lab.state import LabState
+
+    pending = LabState(lab.lab).load().get(PENDING, {})
+    families = sorted({e.type.split(":", 1)[0] for e in applier.entries(lab.document) if e.type.startswith(("keycloak:", "vault:"))})
+    return _result(
+        "Keycloak and OpenBao content of the plan applied",
+        [f"{family} {reason}" for family, reason in sorted(pending.items())],
+        f"{', '.join(families)} content applied on the lab's servers",
+    )
+
+
 # -- restarts and faults --------------------------------------------------------------------
 def restart_and_wait(lab: LiveLab, name: str, timeout: float = 300) -> None:
     container = lab.container(name)
@@ -288,6 +302,7 @@ def restart_and_wait(lab: LiveLab, name: str, timeout: float = 300) -> None:
 
 LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
     containers_healthy,
+    security_content_applied,
     inspect_matches_plan,
     networks_match_plan,
     only_traefik_published,
