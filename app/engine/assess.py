@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from app.engine.criteria import CountedMaterial, Subject, evaluate_alternative
+from app.engine.criteria import Subject, evaluate_alternative
 from app.engine.expression import Leaf
 from app.engine.money import percent_of, share, total
 from app.engine.origin_status import OriginStatus, classify
@@ -157,7 +157,7 @@ def _assess_product(
     prefix = field_path(loc)
     results = tuple(_material_result(context, material, loc + (index,), f"{prefix}[{index}]") for index, material in enumerate(materials))
     tolerance = _tolerance(agreement, product)
-    non_originating = tuple(CountedMaterial(r.path, r.hs_code, r.value, False) for r in results if not r.originating)
+    non_originating = tuple(r for r in results if not r.originating)
     non_originating_value = total(m.value for m in non_originating)
     subject = Subject(
         hs_code=product.hs_code,

@@ -17,6 +17,7 @@ from app.engine.report import (
     AlternativeResult,
     CriterionResult,
     FailingMaterial,
+    MaterialResult,
     MaxNomResult,
     OperationResult,
     RvcResult,
@@ -27,15 +28,7 @@ from app.engine.report import (
 LEVEL_NAMES = {"CC": "chapter", "CTH": "heading", "CTSH": "subheading", "ANY": "heading"}
 
 
-@dataclass(frozen=True)
-class CountedMaterial:
-    path: str
-    hs_code: str
-    value: Decimal
-    originating: bool
-
-
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built twice per calculation, and freezing costs a setattr per field
 class Subject:
     """What the criteria look at: the product's facts and its non-originating materials (the only ones
     any criterion counts), with their total value computed once."""
@@ -44,7 +37,7 @@ class Subject:
     ex_works_price: Decimal
     fob_price: Decimal | None
     operations: frozenset[str]
-    non_originating: tuple[CountedMaterial, ...]
+    non_originating: tuple[MaterialResult, ...]
     non_originating_value: Decimal
     tolerance_percent: Decimal
     tolerance_limit: Decimal | None
