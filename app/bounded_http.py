@@ -2,9 +2,10 @@
 
 httptools buffers a header of any size: one 250 MB header took a worker from 150 MB to 480 MB (its
 container limit is 512 MB), and 100,000 headers were parsed and answered. Traefik refuses heads over
-1 MiB, but the workers listen on the container network too; here a head over MAX_HEAD_BYTES ends the
-connection with 431 before more of it is kept. Bytes are counted as they arrive while a head is being
-read, so the bound holds within one network read of the limit.
+1 MiB, but the workers listen on the container network too. Here the bytes that arrive while a head is
+incomplete are counted, and once more than MAX_HEAD_BYTES have come without the head ending, the
+connection ends with 431: a worker keeps at most the limit plus one network read (256 KiB) of any head.
+A head that ends within the read that brought it (body bytes may follow in the same read) is served.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._reading_head:
             self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse_head()
-                return
         super().data_received(data)
+        if self._reading_head and self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self._refuse_head()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
