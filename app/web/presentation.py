@@ -59,7 +59,10 @@ def criterion_figures(criterion: CriterionResult) -> list[tuple[str, str]]:
         return figures
     if isinstance(criterion, OperationResult):
         return [("operation required", criterion.operation)]
-    raise TypeError(type(criterion))
+    # other kinds (e.g. a weight limit on textile materials): the limit and what it counts, where they have them
+    threshold: Decimal | None = getattr(criterion, "threshold_percent", None)
+    restricted: str | None = getattr(criterion, "restricted_to", None)
+    return ([("limit", percent(threshold))] if threshold is not None else []) + ([("counts only", restricted)] if restricted else [])
 
 
 def material_name(path: str) -> str:
