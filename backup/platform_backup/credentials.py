@@ -13,6 +13,7 @@ KV records (mount and keys from the configuration):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -112,6 +113,7 @@ def fetched(settings: OpenBao, directory: Path) -> Iterator[Credentials]:
     """Log in, write the secrets into `directory` (created 0700), and delete them afterwards."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     directory.chmod(0o700)
+    client: hvac.Client | None = None
     try:
         client = _login(settings)
         token_file = _write(directory, "openbao-token", client.token)
@@ -124,6 +126,9 @@ def fetched(settings: OpenBao, directory: Path) -> Iterator[Credentials]:
                 problem = str(exc)
         yield Credentials(password_file=password_file, offsite=offsite, openbao_token_file=token_file, offsite_problem=problem)
     finally:
+        if client is not None:  # the token is not needed after the job (it would expire within the hour anyway)
+            with contextlib.suppress(hvac.exceptions.VaultError, requests.RequestException):
+                client.auth.token.revoke_self()
         for child in directory.iterdir() if directory.is_dir() else ():
             if child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
