@@ -11,6 +11,7 @@ read endpoints the docker provider needs (CR-11, NW-05).
 from __future__ import annotations
 
 from collections.abc import Mapping
+import dataclasses
 from dataclasses import dataclass
 
 import pulumi
@@ -46,8 +47,10 @@ class Middlewares:
 
     headers: str = "security-headers"
     rate_limit: str = "rate-limit"
+    in_flight: str = "in-flight"
     compress: str = "compress"
     forward_auth: str = "forward-auth"
+    body_limit: str = "body-limit"  # routes that take request bodies list it (the catalog's API routes)
 
     def ref(self, name: str) -> str:
         return f"{name}@file"
@@ -59,6 +62,23 @@ class RateLimit:
 
     average: int = 50
     burst: int = 100
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """What one client may make Traefik hold: concurrent requests (every router), and the request body
+    size on the routers that list the body-limit middleware (the APIs). A larger body is answered 413 by
+    Traefik and never reaches the service; past `memory_body_bytes` a body waits on Traefik's /tmp tmpfs."""
+
+    in_flight_per_client: int = 20
+    max_body_bytes: int = 1024 * 1024
+    memory_body_bytes: int = 256 * 1024
+
+    def __post_init__(self) -> None:
+        if not 0 < self.memory_body_bytes <= self.max_body_bytes:
+            raise ValueError(f"memory_body_bytes {self.memory_body_bytes} must be within 1..max_body_bytes ({self.max_body_bytes})")
+        if self.in_flight_per_client < 1:
+            raise ValueError("in_flight_per_client must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -85,6 +105,7 @@ class TraefikArgs:
     publish_address: str | None = None
     middlewares: Middlewares = Middlewares()
     rate_limit: RateLimit = RateLimit()
+    request_limits: RequestLimits = RequestLimits()
     hsts_seconds: int = 63_072_000
 
 
@@ -107,7 +128,7 @@ class Traefik(pulumi.ComponentResource):
             entrypoint=ENTRYPOINT,
             cert_resolver=cert_resolver,
             proxy_networks=args.traefik.networks,
-            default_middlewares=(mw.ref(mw.headers), mw.ref(mw.rate_limit), mw.ref(mw.compress)),
+            default_middlewares=(mw.ref(mw.headers), mw.ref(mw.rate_limit), mw.ref(mw.in_flight), mw.ref(mw.compress)),
             forward_auth_middleware=mw.ref(mw.forward_auth),
         )
         child = pulumi.ResourceOptions(parent=self)
@@ -142,7 +163,13 @@ class Traefik(pulumi.ComponentResource):
             ),
             child,
         )
-        self.register_outputs({"container": self.container.container.name, "socketProxy": self.socket_proxy.container.name})
+        self.register_outputs(
+            {
+                "container": self.container.container.name,
+                "socketProxy": self.socket_proxy.container.name,
+                "requestLimits": dataclasses.asdict(args.request_limits),
+            }
+        )
 
 
 def acme_volume_path(traefik: ServiceSpec) -> str:
@@ -172,6 +199,7 @@ def dynamic_config(args: TraefikArgs, sni_strict: bool) -> str:
         middlewares=args.middlewares,
         hsts_seconds=args.hsts_seconds,
         rate_limit=args.rate_limit,
+        request_limits=args.request_limits,
         forward_auth_address=args.forward_auth_address,
         sni_strict=sni_strict,
     )

