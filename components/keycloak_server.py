@@ -25,14 +25,15 @@ MANAGEMENT_PORT = 9000
 ADMIN_USERNAME = "platform-admin"
 POSTGRES_PORT = 5432
 ADMIN_PASSWORD_LENGTH = 40
-# The image has no curl or wget; bash's /dev/tcp asks the management port for readiness.
+# The image has no curl or wget; bash's /dev/tcp asks the management port for readiness (bash by name:
+# /bin/sh is not bash on every base, e.g. Debian's dash).
 READY_PROBE = (
     f"exec 3<>/dev/tcp/127.0.0.1/{MANAGEMENT_PORT} && "
     "printf 'GET /health/ready HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n' >&3 && "
     "grep -q '\"UP\"' <&3"
 )
 HEALTHCHECK = HealthcheckSpec(
-    test=("CMD-SHELL", READY_PROBE), interval_seconds=15, timeout_seconds=5, retries=10, start_period_seconds=90
+    test=("CMD", "bash", "-c", READY_PROBE), interval_seconds=15, timeout_seconds=5, retries=10, start_period_seconds=90
 )
 
 

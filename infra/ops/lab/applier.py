@@ -295,7 +295,8 @@ def entries(document: Mapping[str, Any]) -> list[PlannedEntry]:
             type=r["type"],
             custom=bool(r.get("custom")),
             inputs=r.get("inputs") or {},
-            dependencies=tuple(r.get("dependencies") or ()),
+            # a resource also waits for its provider (e.g. Keycloak's provider waits for the Keycloak container)
+            dependencies=tuple(r.get("dependencies") or ()) + ((r["provider"].rsplit("::", 1)[0],) if r.get("provider") else ()),
             property_dependencies=r.get("propertyDependencies") or {},
         )
         for r in resources
@@ -339,17 +340,6 @@ def _seeds_by_volume(planned: list[PlannedEntry]) -> dict[str, list[str]]:
             for source in _volume_sources(entry):
                 seeds.setdefault(source, []).append(entry.urn)
     return seeds
-
-
-def _waves(units: list[Unit]) -> list[list[Unit]]:
-    """Units grouped so each wave needs only earlier waves (a wave's containers start together)."""
-    level: dict[str, int] = {}
-    for unit in units:
-        level[unit.name] = 1 + max((level[d] for d in unit.after), default=-1)
-    waves: list[list[Unit]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
-    for unit in units:
-        waves[level[unit.name]].append(unit)
-    return waves
 
 
 FamilyApplier = Callable[[Mapping[str, Any]], None]
@@ -446,30 +436,35 @@ class Applier:
         networks_pending = sum(1 for unit in units if unit.items[0].type == NETWORK)
         if networks_pending == 0:
             self.on_networks()
-        for wave in _waves(units):
-            waiting: list[tuple[str, int]] = []
-            for unit in wave:
-                if unit.name in self.families:
-                    self.progress(f"applying {unit.name} resources ({len(unit.items)})")
-                    self.families[unit.name](document)
-                    self.result.families.append(unit.name)
-                    continue
-                entry = unit.items[0]
-                if entry.type == NETWORK:
-                    declared.add(("network", self._network(entry)))
-                    networks_pending -= 1
-                    if networks_pending == 0:
-                        self.on_networks()
-                elif entry.type == VOLUME:
-                    declared.add(("volume", self._volume(entry)))
-                else:
-                    request = translate_container(entry.inputs, entry.urn)
-                    declared.add(("container", request.name))
-                    self._container(entry, request, images, unit.after)
-                    if request.start and request.lab.get("wait"):
-                        waiting.append((request.name, int(request.lab.get("wait_timeout", 300))))
-            for name, timeout in waiting:
-                self.wait_healthy(name, timeout)
+        # like the engine: a resource waits only for what it depends on (a container with
+        # `wait` counts as created once healthy); everything else goes ahead meanwhile
+        waits: dict[str, tuple[str, int]] = {}
+        healthy: set[str] = set()
+        for unit in units:
+            for dependency in sorted(unit.after & set(waits) - healthy):
+                self.wait_healthy(*waits[dependency])
+                healthy.add(dependency)
+            if unit.name in self.families:
+                self.progress(f"applying {unit.name} resources ({len(unit.items)})")
+                self.families[unit.name](document)
+                self.result.families.append(unit.name)
+                continue
+            entry = unit.items[0]
+            if entry.type == NETWORK:
+                declared.add(("network", self._network(entry)))
+                networks_pending -= 1
+                if networks_pending == 0:
+                    self.on_networks()
+            elif entry.type == VOLUME:
+                declared.add(("volume", self._volume(entry)))
+            else:
+                request = translate_container(entry.inputs, entry.urn)
+                declared.add(("container", request.name))
+                self._container(entry, request, images, unit.after)
+                if request.start and request.lab.get("wait"):
+                    waits[entry.urn] = (request.name, int(request.lab.get("wait_timeout", 300)))
+        for urn in sorted(set(waits) - healthy):
+            self.wait_healthy(*waits[urn])
         self._remove_undeclared(declared)
         self.result.seconds = time.monotonic() - started
         return self.result
@@ -478,10 +473,12 @@ class Applier:
         return {**own, LAB_LABEL: self.lab, DIGEST_LABEL: digest_value}
 
     def _images(self, planned: list[PlannedEntry]) -> dict[str, str]:
-        """Image resource URN -> the local image id it resolves to (overridden; never pulled)."""
+        """Image resource URN -> the local image id it resolves to (overridden; never pulled),
+        for every image a planned container runs: all are checked before anything is created."""
+        used = {urn for entry in planned if entry.type == CONTAINER for urn in entry.property_dependencies.get("image", [])}
         resolved: dict[str, str] = {}
         for entry in planned:
-            if entry.type not in IMAGE_TYPES:
+            if entry.type not in IMAGE_TYPES or entry.urn not in used:
                 continue
             reference = entry.inputs.get("name") or entry.inputs.get("imageName")
             local = self.overrides.get(reference, reference)
