@@ -29,7 +29,7 @@ version="$(sed -nE 's/^[[:space:]]*"pulumi==([0-9]+\.[0-9]+\.[0-9]+)",?[[:space:
 [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "no exact \"pulumi==X.Y.Z\" pin found in pyproject.toml"
 tag="v$version"
 
-installed_version() { [[ -x "$binary" ]] && "$binary" version 2>/dev/null || true; }
+installed_version() { if [[ -x "$binary" ]]; then "$binary" version 2>/dev/null || true; fi; }
 
 if [[ "$(installed_version)" == "$tag" ]]; then
   log "pulumi $tag already built at $binary"
