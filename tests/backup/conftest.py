@@ -17,7 +17,8 @@ from tests.servers.offsite import (
     running_rest_server,
     running_sftp_server,
 )
-from tests.servers.openbao_raft import OpenBaoRaft, running_openbao_raft
+from tests.servers.openbao import OpenBaoDev
+from tests.servers.openbao_raft import running_openbao_raft
 
 RESTIC_MINIMUM = (0, 17)
 
@@ -36,7 +37,7 @@ def restic_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def openbao_raft() -> Iterator[OpenBaoRaft]:
+def openbao_raft() -> Iterator[OpenBaoDev]:
     yield from serve("OpenBao (raft)", running_openbao_raft)
 
 

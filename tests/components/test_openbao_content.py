@@ -110,7 +110,8 @@ def test_approles_are_bound_to_their_services_addresses(prod_plan: Planned, role
     addresses = sorted(f"{s.ipv4_addresses['shared-net']}/32" for s in SPEC.services if s.name in role.services)
     assert sorted(planned.inputs["tokenBoundCidrs"]) == addresses == sorted(planned.inputs["secretIdBoundCidrs"])
     assert planned.inputs["tokenPolicies"] == [role.name]
-    assert (planned.inputs["tokenTtl"], planned.inputs["tokenMaxTtl"], planned.inputs["secretIdTtl"]) == (3600, 14400, 86400)
+    assert (planned.inputs["tokenTtl"], planned.inputs["tokenMaxTtl"], planned.inputs["secretIdTtl"]) == (3600, 14400, role.secret_id_ttl_seconds)
+    assert role.secret_id_ttl_seconds == (7_776_000 if role.name == "backup-role" else 86_400)  # backup logs in for every job
     assert planned.inputs["bindSecretId"] is True and planned.inputs["tokenType"] == "service"
     secret_id = by_input(prod_plan, "vault:appRole/authBackendRoleSecretId:AuthBackendRoleSecretId", "roleName")[role.name]
     assert sorted(secret_id.inputs["cidrLists"]) == addresses

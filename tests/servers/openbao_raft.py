@@ -3,7 +3,7 @@ share and unsealed: what `sys/storage/raft/snapshot` needs (the dev server keeps
 memory and has no raft snapshot).
 
     from tests.servers.openbao_raft import running_openbao_raft
-    with running_openbao_raft() as bao:
+    with running_openbao_raft() as bao:         # an OpenBaoDev handle (addr, root_token, client())
         bao.client().sys.take_raft_snapshot()
 """
 
@@ -14,8 +14,6 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 from ._process import (
     LOOPBACK,
@@ -24,24 +22,11 @@ from ._process import (
     free_port_pair,
     make_workdir,
 )
-from .openbao import find_bao_binary
-
-
-@dataclass
-class OpenBaoRaft:
-    addr: str
-    root_token: str
-    log_path: Path
-    startup_seconds: float = 0.0
-
-    def client(self, token: str | None = None):
-        import hvac
-
-        return hvac.Client(url=self.addr, token=token or self.root_token, timeout=30)
+from .openbao import OpenBaoDev, find_bao_binary
 
 
 @contextlib.contextmanager
-def running_openbao_raft(*, startup_timeout: float = 60.0, base_dir: str | None = None) -> Iterator[OpenBaoRaft]:
+def running_openbao_raft(*, startup_timeout: float = 60.0, base_dir: str | None = None) -> Iterator[OpenBaoDev]:
     import httpx
 
     started = time.monotonic()
@@ -65,7 +50,7 @@ def running_openbao_raft(*, startup_timeout: float = 60.0, base_dir: str | None 
             raise ServerStartError(f"OpenBao (raft): init failed: {init.get('errors')}")
         httpx.put(f"{addr}/v1/sys/unseal", json={"key": init["keys"][0]}, timeout=30).raise_for_status()
         proc.wait_until(lambda: httpx.get(f"{addr}/v1/sys/health", timeout=2).status_code == 200, timeout=startup_timeout, what="unsealed and active")
-        yield OpenBaoRaft(addr=addr, root_token=init["root_token"], log_path=proc.log_path, startup_seconds=time.monotonic() - started)
+        yield OpenBaoDev(addr=addr, root_token=init["root_token"], port=port, log_path=proc.log_path, startup_seconds=time.monotonic() - started)
     finally:
         if proc is not None:
             proc.stop()
