@@ -265,6 +265,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         backup_dir: Annotated[str | None, typer.Option("--backup-dir", help="backup directory on the host (default: the stack's)")] = None,
         junit: Annotated[Path | None, typer.Option("--junit", help="write JUnit XML here")] = None,
+        docker_label: Annotated[
+            str | None, typer.Option("--docker-label", help="the Docker checks look at containers with this label (default: the platform's)")
+        ] = None,
     ) -> None:
         """Run the post-deploy checks on the host over SSH (testinfra, paramiko) and from outside."""
         from infra.cli.views import print_verify
@@ -281,6 +284,7 @@ def register(app: typer.Typer) -> None:
                 openbao_url=openbao_url,
                 junit=junit,
                 backup_dir=backup_dir,
+                docker_label=docker_label,
             )
             results = run_verify(options)
             print_verify(results, options, console)

@@ -1,7 +1,7 @@
 """The post-deploy checks. Each test's docstring is the check's name in the report.
 
 `host` is testinfra's host over SSH (paramiko); `settings` comes from the runner's options.
-Docker checks are skipped (with the reason) on a host without the `docker` command.
+Docker checks look at the platform's containers (its label) and fail on a host without a Docker engine.
 """
 
 from __future__ import annotations
@@ -49,18 +49,21 @@ def test_only_ssh_http_https_listen_publicly(host: Host, settings: VerifySetting
     assert not public, f"listening publicly besides {allowed}: {', '.join(sorted(public))}"
 
 
-def _containers(host: Host) -> list[dict]:
-    """Every container the engine knows; the check is skipped on a host without a Docker engine."""
+def _containers(host: Host, settings: VerifySettings) -> list[dict]:
+    """The platform's containers (those carrying its label); a platform host without a Docker
+    engine, or without any of them, fails the check."""
     if not host.file(DOCKER_SOCKET).is_socket:
-        pytest.skip(f"no Docker engine on {host.backend.get_hostname()} ({DOCKER_SOCKET} absent)")
-    ids = host.check_output("docker ps -aq").split()
-    return json.loads(host.check_output("docker inspect " + " ".join(ids))) if ids else []
+        pytest.fail(f"no Docker engine on {host.backend.get_hostname()} ({DOCKER_SOCKET} absent)")
+    ids = host.check_output("docker ps -aq --filter %s", f"label={settings.docker_label}").split()
+    if not ids:
+        pytest.fail(f"no container labelled {settings.docker_label} on {host.backend.get_hostname()}")
+    return json.loads(host.check_output("docker inspect " + " ".join(ids)))
 
 
-def test_docker_containers_running_and_healthy(host: Host) -> None:
+def test_docker_containers_running_and_healthy(host: Host, settings: VerifySettings) -> None:
     """Docker containers running and healthy"""
     problems = []
-    for container in _containers(host):
+    for container in _containers(host, settings):
         name, state = container["Name"].lstrip("/"), container["State"]
         if container["HostConfig"].get("RestartPolicy", {}).get("Name") == "no" and not state.get("Running"):
             continue  # a file seed: created, never started
@@ -73,7 +76,7 @@ def test_docker_containers_running_and_healthy(host: Host) -> None:
 def test_docker_containers_hardened(host: Host, settings: VerifySettings) -> None:
     """Docker containers run with the hardened settings"""
     problems = []
-    for container in _containers(host):
+    for container in _containers(host, settings):
         name, config = container["Name"].lstrip("/"), container["HostConfig"]
         if not container["State"].get("Running"):
             continue

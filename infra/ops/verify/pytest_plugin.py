@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from components.network import LABEL_PREFIX
 from infra.ops.verify.probes import tls_context
 
 
@@ -32,10 +33,14 @@ class VerifySettings:
     public_ports: frozenset[int]
     writable_root_allowed: frozenset[str]
     root_user_allowed: frozenset[str]
+    docker_label: str
 
     def context(self):  # noqa: ANN201 - ssl.SSLContext
         return tls_context(self.ca_file)
 
+
+# every container the platform declares carries its stack's label
+PLATFORM_LABEL = f"{LABEL_PREFIX}.stack"
 
 OPTIONS = {
     "domain": "platform domain",
@@ -52,6 +57,7 @@ OPTIONS = {
     "public-ports": "comma-separated ports allowed to listen on public addresses",
     "writable-root-allowed": "containers documented to need a writable root",
     "root-user-allowed": "containers documented to run as root",
+    "docker-label": "the Docker checks look at the containers carrying this label (key or key=value)",
     "results": "write the results as JSON here",
 }
 
@@ -89,6 +95,7 @@ def settings(pytestconfig: pytest.Config) -> VerifySettings:
         public_ports=frozenset(int(p) for p in _set(_option(pytestconfig, "public-ports", "22,80,443"))),
         writable_root_allowed=_set(_option(pytestconfig, "writable-root-allowed")),
         root_user_allowed=_set(_option(pytestconfig, "root-user-allowed")),
+        docker_label=_option(pytestconfig, "docker-label", PLATFORM_LABEL),
     )
 
 

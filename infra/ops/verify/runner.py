@@ -41,6 +41,7 @@ class VerifyOptions:
     writable_root_allowed: tuple[str, ...]
     root_user_allowed: tuple[str, ...]
     ca_file: Path | None = None
+    docker_label: str | None = None
     openbao_url: str | None = None
     junit: Path | None = None
     https_port: int = 443
@@ -59,6 +60,7 @@ class VerifyOptions:
         openbao_url: str | None = None,
         junit: Path | None = None,
         backup_dir: str | None = None,
+        docker_label: str | None = None,
     ) -> VerifyOptions:
         url = urlsplit(host)
         if url.scheme != "ssh" or not url.hostname or not url.username:
@@ -82,6 +84,7 @@ class VerifyOptions:
             ca_file=ca_file,
             openbao_url=openbao_url,
             junit=junit,
+            docker_label=docker_label,
         )
 
     def pytest_args(self, results: Path, junit: Path) -> list[str]:
@@ -115,6 +118,8 @@ class VerifyOptions:
             args.append(f"--verify-ca-file={self.ca_file}")
         if self.openbao_url:
             args.append(f"--verify-openbao-url={self.openbao_url}")
+        if self.docker_label:
+            args.append(f"--verify-docker-label={self.docker_label}")
         return args
 
 

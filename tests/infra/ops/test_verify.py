@@ -1,6 +1,8 @@
 """`cli.py verify` against a real local test host (sshd in a network namespace, see
-testhost.py): every non-Docker check passes, and each one fails, naming itself, when its
-condition is broken."""
+testhost.py) on this machine's real Docker engine: every check passes, and each one fails,
+naming itself, when its condition is broken. The Docker checks look at containers this test
+starts under a label of its own (`--docker-label`), so whatever else runs on the engine (the
+live lab) is not theirs to judge."""
 
 from __future__ import annotations
 
@@ -15,13 +17,46 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import pytest
 
 from tests.infra.ops.testhost import DOMAIN, VerifyHost, running_test_host
+from tests.live.conftest import busybox_image, engine  # noqa: F401 - the real engine and a tiny image, as fixtures
 from tests.servers._process import ServerStartError
 
 ROOT = Path(__file__).resolve().parents[3]
-DOCKER_CHECKS = {"test_docker_containers_running_and_healthy", "test_docker_containers_hardened"}
+DOCKER_LABEL = f"nl.sevensa.verify-test={os.getpid()}"
+
+
+def _run(engine: docker.DockerClient, image: str, name: str, **hardening: object) -> docker.models.containers.Container:
+    key, _, value = DOCKER_LABEL.partition("=")
+    return engine.containers.run(
+        image, ["sleep", "3600"], name=name, detach=True, labels={key: value}, network_mode="none", **hardening
+    )
+
+
+@pytest.fixture(scope="module")
+def platform_containers(engine: docker.DockerClient, busybox_image: str) -> Iterator[docker.DockerClient]:
+    """One container as the platform runs them: hardened, healthy."""
+    container = _run(
+        engine,
+        busybox_image,
+        f"verify-good-{os.getpid()}",
+        user="65534:65534",
+        read_only=True,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges:true"],
+        mem_limit="32m",
+        healthcheck={"test": ["CMD", "test", "-d", "/"], "interval": 500_000_000, "timeout": 1_000_000_000, "retries": 1},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while engine.api.inspect_container(container.id)["State"].get("Health", {}).get("Status") != "healthy":
+            assert time.monotonic() < deadline, "the hardened test container never became healthy"
+            time.sleep(0.5)
+        yield engine
+    finally:
+        container.remove(force=True)
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +99,8 @@ def verify(host: VerifyHost, tmp_path: Path, *, ca_file: Path | None = None) -> 
             str(host.backup_dir),
             "--junit",
             str(junit),
+            "--docker-label",
+            DOCKER_LABEL,
         ],
         cwd=ROOT,
         env={**os.environ, "COLUMNS": "250"},
@@ -88,27 +125,31 @@ def verify(host: VerifyHost, tmp_path: Path, *, ca_file: Path | None = None) -> 
     return Verified(completed.returncode, completed.stdout + completed.stderr, cases)
 
 
-def test_every_non_docker_check_passes(test_host: VerifyHost, tmp_path: Path) -> None:
+def test_every_check_passes(test_host: VerifyHost, platform_containers: docker.DockerClient, tmp_path: Path) -> None:
     result = verify(test_host, tmp_path)
     assert result.code == 0, result.output
     assert result.failed() == {}
     hostname_checks = {name for name in result.cases if "[" in name}
     assert len(hostname_checks) == 3 * len(test_host.hostnames)
-    assert {name for name, (outcome, _) in result.cases.items() if outcome == "skipped"} == DOCKER_CHECKS
-    assert all("no Docker engine" in result.cases[name][1] for name in DOCKER_CHECKS)
+    assert {outcome for outcome, _ in result.cases.values()} == {"passed"}
+    assert result.cases["test_docker_containers_running_and_healthy"] == ("passed", "")
+    assert result.cases["test_docker_containers_hardened"] == ("passed", "")
     for title in (
         "only 22/80/443 listen on public addresses",
         "OpenBao initialized and unsealed",
         "newest backup younger than 26 h",
         "Keycloak serves the realm's OIDC discovery document",
         "TLS certificate trusted and valid for at least 14 more days",
+        "Docker containers running and healthy",
+        "Docker containers run with the hardened settings",
     ):
         assert title in result.output
 
 
 @contextlib.contextmanager
-def broken(test_host: VerifyHost) -> Iterator[None]:
-    """Break every condition the non-Docker checks watch, one per check; restore after."""
+def broken(test_host: VerifyHost, engine: docker.DockerClient, image: str) -> Iterator[None]:
+    """Break every condition the checks watch, one per check; restore after."""
+    careless = _run(engine, image, f"verify-careless-{os.getpid()}")  # root, writable, all defaults, no healthcheck
     listener = subprocess.Popen(  # noqa: S603 - a stray public service on the host
         test_host.in_namespace(sys.executable, "-m", "http.server", "8088", "--bind", "0.0.0.0"),
         stdout=subprocess.DEVNULL,
@@ -128,11 +169,15 @@ def broken(test_host: VerifyHost) -> Iterator[None]:
         os.utime(dump, None)
         listener.terminate()
         listener.wait(timeout=10)
+        careless.remove(force=True)
 
 
-def test_each_check_fails_naming_itself_when_its_condition_is_broken(test_host: VerifyHost, tmp_path: Path) -> None:
-    with broken(test_host):
+def test_each_check_fails_naming_itself_when_its_condition_is_broken(
+    test_host: VerifyHost, platform_containers: docker.DockerClient, busybox_image: str, tmp_path: Path
+) -> None:
+    with broken(test_host, platform_containers, busybox_image):
         result = verify(test_host, tmp_path)
+    careless = f"verify-careless-{os.getpid()}"
     assert result.code == 1, result.output
     hosts = test_host.hostnames
     expected = {
@@ -146,6 +191,11 @@ def test_each_check_fails_naming_itself_when_its_condition_is_broken(test_host: 
             f"test_http_redirects_to_https[{h}]": f"http://{h}/ answered 200 (no Location), not a permanent redirect to https://{h}"
             for h in hosts
         },
+        "test_docker_containers_running_and_healthy": f"containers not running and healthy: {careless} (running, no healthcheck)",
+        "test_docker_containers_hardened": (
+            f"{careless}: does not drop ALL capabilities; {careless}: no no-new-privileges; "
+            f"{careless}: writable root filesystem; {careless}: runs as root; {careless}: no memory limit"
+        ),
     }
     assert result.failed() == expected
     for title in ("only 22/80/443 listen on public addresses", "OpenBao initialized and unsealed", "newest backup younger than 26 h"):
