@@ -199,7 +199,9 @@ def test_server_policies_are_the_generated_ones(security_servers: SecurityServer
         served = httpx.get(f"{security_servers.openbao_addr}/v1/sys/policies/acl/{name}", headers=headers).json()["data"]["policy"]
         assert served == text
         if name != "admin":
-            assert "*" not in text and "sys/" not in text and "sudo" not in text
+            # the backup's raft snapshot (read) is the one sys/ path an application policy may name
+            others = text.replace('path "sys/storage/raft/snapshot"', "") if name == "backup-role" else text
+            assert "*" not in text and "sys/" not in others and "sudo" not in text
 
 
 def test_pki_issues_only_inside_the_platform_domain(security_servers: SecurityServers) -> None:
