@@ -194,9 +194,6 @@ class Restic:
         if code != 0:
             raise self._error("dump", code, stderr)
 
-    def restore(self, snapshot: str, target: Path, include: str | None = None) -> None:
-        self.run("restore", snapshot, "--target", str(target), *(["--include", include] if include else []))
-
 
 def _message(line: str) -> str:
     """restic's `--json` errors are JSON lines; keep their message."""

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 STATE_FILE = "state.json"
-JOBS = ("backup", "check", "drill")
 
 
 def load(directory: Path) -> dict[str, Any]:
