@@ -19,14 +19,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
 
+from infra.plan.record import PlanRun, Registration
 from infra.spec.untrusted import InputRefused, load_json, read_text
-
-if TYPE_CHECKING:
-    from infra.plan.offline import PlanRun, Registration
 
 EXPORT_VERSION = 3
 SECRET_SIG = "4dabf18193072939515e22adb298388d"

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,34 +39,14 @@ from infra.plan.document import (
     is_secret,
 )
 from infra.plan.engine import engine_problems
+from infra.plan.record import PlanRun, Registration
 from infra.spec import load
-from infra.spec.problems import SpecError
 from infra.spec.models import PlatformSpec
+from infra.spec.problems import SpecError
 from stacks import build_platform
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 capture_stack_trace = pulumi_resource_runtime._get_stack_trace
-
-
-@dataclass
-class Registration:
-    """One resource as the program registered it (wire form: secrets still wrapped)."""
-
-    urn: str
-    type: str
-    name: str
-    custom: bool
-    parent: str
-    provider: str
-    id: str = ""
-    inputs: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, Any] = field(default_factory=dict)
-    dependencies: list[str] = field(default_factory=list)
-    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
-    additional_secret_outputs: list[str] = field(default_factory=list)
-    version: str = ""
-    delete_before_replace: bool = False
-    protect: bool = False
 
 
 def mock_secret(name: str, kind: str) -> str:
@@ -192,16 +172,6 @@ def _mark_secret_outputs(outputs: struct_pb2.Struct, request: Any) -> None:
         if is_secret(value):
             continue
         outputs[key] = {SECRET_SIG: SECRET_VALUE, "value": value}
-
-
-@dataclass
-class PlanRun:
-    """What one offline run of the program registered."""
-
-    project: str
-    stack: str
-    registrations: list[Registration]
-    stack_outputs: dict[str, Any]
 
 
 def run_program(
