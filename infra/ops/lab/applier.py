@@ -440,10 +440,15 @@ class Applier:
         # `wait` counts as created once healthy); everything else goes ahead meanwhile
         waits: dict[str, tuple[str, int]] = {}
         healthy: set[str] = set()
-        for unit in units:
-            for dependency in sorted(unit.after & set(waits) - healthy):
-                self.wait_healthy(*waits[dependency])
-                healthy.add(dependency)
+        pending = list(units)
+        while pending:
+            unit = next((u for u in pending if not (u.after & set(waits)) - self._now_healthy(waits, healthy)), None)
+            if unit is None:
+                blocking = sorted((pending[0].after & set(waits)) - healthy)
+                self.wait_healthy(*waits[blocking[0]])
+                healthy.add(blocking[0])
+                continue
+            pending.remove(unit)
             if unit.name in self.families:
                 self.progress(f"applying {unit.name} resources ({len(unit.items)})")
                 self.families[unit.name](document)
@@ -468,6 +473,13 @@ class Applier:
         self._remove_undeclared(declared)
         self.result.seconds = time.monotonic() - started
         return self.result
+
+    def _now_healthy(self, waits: Mapping[str, tuple[str, int]], healthy: set[str]) -> set[str]:
+        """`healthy`, plus the waited containers whose healthcheck passes right now (no waiting)."""
+        for urn, (name, _) in waits.items():
+            if urn not in healthy and (self.client.containers.get(name).attrs["State"].get("Health") or {}).get("Status") == "healthy":
+                healthy.add(urn)
+        return healthy
 
     def _labels(self, own: Mapping[str, str], digest_value: str) -> dict[str, str]:
         return {**own, LAB_LABEL: self.lab, DIGEST_LABEL: digest_value}
