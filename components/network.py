@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from infra.spec.addressing import dynamic_range
 from infra.spec.models import NetworkSpec
 
 LABEL_PREFIX = "nl.sevensa.platform"
@@ -23,7 +24,8 @@ class NetworksArgs:
 
 
 class PlatformNetworks(pulumi.ComponentResource):
-    """One `docker.Network` per spec entry: exact subnet and gateway, `internal` per the spec."""
+    """One `docker.Network` per spec entry: exact subnet and gateway, dynamic addresses only in
+    the upper half (`dynamic_range`), `internal` per the spec."""
 
     networks: dict[str, docker.Network]
 
@@ -37,7 +39,11 @@ class PlatformNetworks(pulumi.ComponentResource):
                 driver="bridge",
                 internal=net.internal,
                 attachable=False,
-                ipam_configs=[docker.NetworkIpamConfigArgs(subnet=str(net.subnet), gateway=str(next(net.subnet.hosts())))],
+                ipam_configs=[
+                    docker.NetworkIpamConfigArgs(
+                        subnet=str(net.subnet), gateway=str(next(net.subnet.hosts())), ip_range=str(dynamic_range(net.subnet))
+                    )
+                ],
                 labels=[
                     docker.NetworkLabelArgs(label=f"{LABEL_PREFIX}.purpose", value=net.purpose),
                     docker.NetworkLabelArgs(label=f"{LABEL_PREFIX}.stack", value=args.stack),

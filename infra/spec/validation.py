@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from infra.spec.catalog import PRIVATE_BLOCKS
+from infra.spec.addressing import dynamic_range
 from infra.spec.models import PlatformSpec
 from infra.spec.problems import Problem
 
@@ -73,6 +74,14 @@ def _memberships(spec: PlatformSpec, keys: dict[str, str], add) -> None:
                 add(f"{key}.ipv4_addresses.{name}", f"address on {name!r}, which the service does not join")
             elif name in networks and address not in networks[name].subnet:
                 add(f"{key}.ipv4_addresses.{name}", f"{address} is outside {networks[name].subnet}")
+            elif name in networks and address in dynamic_range(networks[name].subnet):
+                add(
+                    f"{key}.ipv4_addresses.{name}",
+                    f"{address} is in {dynamic_range(networks[name].subnet)}, where Docker assigns addresses to other containers; "
+                    "use the lower half of the subnet",
+                )
+            elif name in networks and address == next(networks[name].subnet.hosts()):
+                add(f"{key}.ipv4_addresses.{name}", f"{address} is the gateway of {name!r}")
     for store in spec.datastores:
         if store.network not in networks:
             add(f"catalog:datastores.{store.name}.network", f"unknown network {store.network!r}; known: {known}")

@@ -21,7 +21,8 @@ def test_component_declares_each_network_exactly() -> None:
     assert back["name"] == "back-net"
     assert back["internal"] is True
     assert back["driver"] == "bridge"
-    assert back["ipamConfigs"] == [{"gateway": "10.10.1.1", "subnet": "10.10.1.0/28"}]
+    # Docker assigns only the upper half itself; fixed addresses live in the lower half
+    assert back["ipamConfigs"] == [{"gateway": "10.10.1.1", "subnet": "10.10.1.0/28", "ipRange": "10.10.1.8/29"}]
     assert {"label": "nl.sevensa.platform.purpose", "value": "data"} in back["labels"]
     assert planned.get(NETWORK, "nets-front-net").inputs["internal"] is False
     component = planned.get("sevensa:platform:Networks", "nets")
@@ -40,3 +41,18 @@ def test_networks_use_the_stacks_docker_host(prod_plan) -> None:
     assert provider.inputs["host"] == "ssh://deploy@147.93.57.40"
     for network in prod_plan.of_type(NETWORK):
         assert network.provider.startswith(provider.urn + "::")
+
+
+def test_a_fixed_address_in_the_dynamic_range_or_on_the_gateway_is_refused() -> None:
+    import pytest
+
+    from infra.spec.problems import SpecError
+    from tests.harness import spec_for
+
+    with pytest.raises(SpecError) as error:
+        spec_for({"services": {"openbao": {"ipv4_addresses": {"shared-net": "172.20.10.200"}}, "psra-api": {"ipv4_addresses": {"shared-net": "172.20.10.1"}}}})
+    messages = sorted(p.message for p in error.value.problems)
+    assert messages == [
+        "172.20.10.1 is the gateway of 'shared-net'",
+        "172.20.10.200 is in 172.20.10.128/25, where Docker assigns addresses to other containers; use the lower half of the subnet",
+    ]
