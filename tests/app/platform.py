@@ -24,6 +24,12 @@ AUDIENCE = "psra-api"
 TEST_CLIENT = "psra-tests"
 SHORT_CLIENT = "psra-tests-short"
 FOREIGN_CLIENT = "psra-tests-no-audience"
+AUDIENCE_MAPPER = {
+    "name": "audience-psra-api",
+    "protocol": "openid-connect",
+    "protocolMapper": "oidc-audience-mapper",
+    "config": {"included.custom.audience": AUDIENCE, "access.token.claim": "true", "id.token.claim": "false"},
+}
 USERS = {"alice": ["psra-user"], "bob": ["psra-user"], "carol": ["psra-admin"], "dave": []}
 
 
@@ -79,28 +85,8 @@ def provision_realm(keycloak_server: Any) -> PsraRealm:
     for role in ("psra-user", "psra-admin"):
         admin.create_realm_role({"name": role}, skip_exists=True)
     realm = PsraRealm(base_url=keycloak_server.base_url, password=secrets.token_urlsafe(16))
-    audience = {
-        "name": "audience-psra-api",
-        "protocol": "openid-connect",
-        "protocolMapper": "oidc-audience-mapper",
-        "config": {"included.custom.audience": AUDIENCE, "access.token.claim": "true", "id.token.claim": "false"},
-    }
-    for client_id, mappers, lifespan in ((TEST_CLIENT, [audience], 300), (SHORT_CLIENT, [audience], 1), (FOREIGN_CLIENT, [], 300)):
-        secret = secrets.token_urlsafe(24)
-        admin.create_client(
-            {
-                "clientId": client_id,
-                "enabled": True,
-                "publicClient": False,
-                "secret": secret,
-                "directAccessGrantsEnabled": True,
-                "standardFlowEnabled": False,
-                "protocolMappers": mappers,
-                "attributes": {"access.token.lifespan": str(lifespan)},
-            },
-            skip_exists=True,
-        )
-        realm.client_secrets[client_id] = secret
+    for client_id, mappers, lifespan in ((TEST_CLIENT, [AUDIENCE_MAPPER], 300), (SHORT_CLIENT, [AUDIENCE_MAPPER], 1), (FOREIGN_CLIENT, [], 300)):
+        _password_grant_client(admin, realm, client_id, {"protocolMappers": mappers, "attributes": {"access.token.lifespan": str(lifespan)}})
     for username, roles in USERS.items():
         user_id = admin.create_user(
             {
@@ -134,27 +120,14 @@ def provision_claims_client(keycloak_server: Any, realm: PsraRealm, client_id: s
         }
         for name, value in claims.items()
     ]
-    audience = {
-        "name": "audience-psra-api",
-        "protocol": "openid-connect",
-        "protocolMapper": "oidc-audience-mapper",
-        "config": {"included.custom.audience": AUDIENCE, "access.token.claim": "true", "id.token.claim": "false"},
-    }
+    _password_grant_client(admin, realm, client_id, {"protocolMappers": [AUDIENCE_MAPPER, *mappers], "defaultClientScopes": ["basic"], "optionalClientScopes": []})
+
+
+def _password_grant_client(admin: Any, realm: PsraRealm, client_id: str, settings: dict[str, Any]) -> None:
+    """A confidential TEST-ONLY client with the direct-access (password) grant; its secret goes to `realm`."""
     secret = secrets.token_urlsafe(24)
-    admin.create_client(
-        {
-            "clientId": client_id,
-            "enabled": True,
-            "publicClient": False,
-            "secret": secret,
-            "directAccessGrantsEnabled": True,
-            "standardFlowEnabled": False,
-            "protocolMappers": [audience, *mappers],
-            "defaultClientScopes": ["basic"],
-            "optionalClientScopes": [],
-        },
-        skip_exists=True,
-    )
+    client = {"clientId": client_id, "enabled": True, "publicClient": False, "secret": secret, "directAccessGrantsEnabled": True, "standardFlowEnabled": False}
+    admin.create_client(client | settings, skip_exists=True)
     realm.client_secrets[client_id] = secret
 
 
