@@ -238,6 +238,8 @@ def _in_house_result(context: _Context, material: Material, loc: Loc) -> Materia
             )
         alternatives, rule_used = _data_rule(context, found, loc + ("rule",))
     rule_key = (rule_used.legal_text, rule_used.source, rule_used.legal_source, rule_used.hs_range, rule_used.valid_from, rule_used.valid_until, rule_used.unverified)
+    if len(material.sub_materials) > PART_SIZE_REMEMBERED:
+        return _assess_part(context, material, loc, alternatives, rule_used)
     key = (material, loc, context.assessment_date, context.allow_unverified, rule_key)
     known = _PARTS.get(key)
     if known is not None and known[0] is agreement:
@@ -251,8 +253,10 @@ def _in_house_result(context: _Context, material: Material, loc: Loc) -> Materia
 
 # In-house parts already assessed, by part, position, date, refusal setting and rule (the agreement is
 # compared by identity): a manufacturer's sub-assemblies recur across the products it assesses, and a
-# part's assessment is a pure function of these. Bounded; cleared when full.
-PARTS_REMEMBERED = 2048
+# part's assessment is a pure function of these. Bounded in count and in the size of a part remembered
+# (at most a few megabytes); cleared when full.
+PARTS_REMEMBERED = 512
+PART_SIZE_REMEMBERED = 20
 _PARTS: dict[tuple[object, ...], tuple[Agreement, MaterialResult]] = {}
 
 

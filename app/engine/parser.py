@@ -326,7 +326,7 @@ def nearest_form(rule: str, position: int) -> str | None:
     marks = (";", " or ", " and ")
     starts = [rule.rfind(mark, 0, position) + len(mark) for mark in marks if rule.rfind(mark, 0, position) >= 0]
     ends = [e for e in (rule.find(mark, position) for mark in marks) if e >= 0]
-    clause = rule[max(starts, default=0) : min(ends, default=len(rule))].strip(" ;,.").lower()
+    clause = rule[max(starts, default=0) : min(ends, default=len(rule))].strip(" ;,.").lower()[:200]
     if not clause:
         return None
     numbers = re.compile(r"\d+(\.\d+)?")
