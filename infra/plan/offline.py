@@ -12,9 +12,11 @@ would leak one plan's resources into the next.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import hashlib
 import hmac
+import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,7 +51,7 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 capture_stack_trace = pulumi_resource_runtime._get_stack_trace
 
 
-def mock_secret(name: str, kind: str) -> str:
+def mock_secret(name: str, kind: str, length: int | None = None) -> str:
     """A stand-in secret value for the offline plan: deterministic, obviously not real."""
     return "mock-" + hashlib.sha256(f"{kind}:{name}".encode()).hexdigest()[:24]
 
@@ -64,9 +66,21 @@ RANDOM_OUTPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def keyed_secret(key: bytes) -> Callable[[str, str], str]:
-    """Secret values derived from `key` (the lab's): unpredictable, yet the same on every run."""
-    return lambda name, kind: hmac.new(key, f"{kind}:{name}".encode(), hashlib.sha256).hexdigest()[:40]
+def keyed_secret(key: bytes) -> Callable[[str, str, int | None], str]:
+    """Secret values derived from `key` (the lab's): unpredictable, the same on every run, and
+    shaped as the provider makes them (`length` characters; `length` bytes as hex or base64)."""
+    alphabet = string.ascii_letters + string.digits
+
+    def secret(name: str, kind: str, length: int | None = None) -> str:
+        size = length or 40
+        stream = b"".join(hmac.new(key, f"{kind}:{name}:{block}".encode(), hashlib.sha256).digest() for block in range(size // 32 + 1))[:size]
+        if kind.endswith(".hex"):
+            return stream.hex()
+        if kind.endswith(".base64"):
+            return base64.b64encode(stream).decode()
+        return "".join(alphabet[byte % len(alphabet)] for byte in stream)
+
+    return secret
 
 
 # Values the server assigns and the provider reads back (the lab sets them to these on its OpenBao).
@@ -78,17 +92,18 @@ PROVIDER_COMPUTED: dict[str, tuple[str, ...]] = {
 
 class PlanMocks(pulumi_mocks.Mocks):
     """Outputs = inputs plus what the provider would compute; random values are stand-ins
-    (`secret(name, kind)`: `mock_secret` unless the lab gives keyed ones)."""
+    (`secret(name, kind, length)`: `mock_secret` unless the lab gives keyed ones)."""
 
-    def __init__(self, secret: Callable[[str, str], str] = mock_secret) -> None:
+    def __init__(self, secret: Callable[[str, str, int | None], str] = mock_secret) -> None:
         super().__init__()
         self.secret = secret
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         outputs = dict(args.inputs)
         token = args.typ
+        length = args.inputs.get("length")
         for output in RANDOM_OUTPUTS.get(token, ()):
-            outputs[output] = self.secret(args.name, f"{token}.{output}")
+            outputs[output] = self.secret(args.name, f"{token}.{output}", int(length) if length else None)
         if token == "keycloak:openid/client:Client" and "clientSecret" not in outputs:
             outputs["clientSecret"] = self.secret(args.name, token)
         for output in PROVIDER_COMPUTED.get(token, ()):

@@ -524,7 +524,8 @@ class Applier:
             self.result.kept.append(f"network {name}")
             return name
         if existing:
-            for container_id in existing[0].attrs.get("Containers") or {}:
+            # the list omits the attached containers; the network itself names them
+            for container_id in self.client.networks.get(existing[0].id).attrs.get("Containers") or {}:
                 self.client.containers.get(container_id).remove(force=True)
             existing[0].remove()
             self.result.replaced.append(f"network {name}")
