@@ -32,7 +32,7 @@ def equivalents() -> dict[str, str]:
 
 
 def main() -> int:
-    console = Console()
+    console = Console(width=max(120, Console().width))
     metas = sorted(MUTANTS.rglob("*.py.meta"))
     if not metas:
         console.print("[red]no mutmut results under mutants/: run `make mutation` first[/red]")
