@@ -30,6 +30,7 @@ file_env() {
 
 # SQL string literal: quotes and backslashes escaped
 sql_string() { local s="${1//\\/\\\\}"; printf "'%s'" "${s//\'/\\\'}"; }
+# shellcheck disable=SC2016  # backticks are the literal SQL identifier quotes
 sql_ident() { printf '`%s`' "${1//\`/\`\`}"; }
 
 mysql_root() { mariadb --protocol=socket --socket="$SOCKET" -uroot --database=mysql "$@"; }
@@ -39,6 +40,7 @@ run_init_files() {
 	for f in /docker-entrypoint-initdb.d/*; do
 		case "$f" in
 			*.sh)
+				# shellcheck disable=SC1090  # init scripts are the user's
 				if [ -x "$f" ]; then log "running $f"; "$f"; else log "sourcing $f"; . "$f"; fi ;;
 			*.sql) log "running $f"; mysql_root --database="${MYSQL_DATABASE:-mysql}" <"$f" ;;
 			*.sql.gz) log "running $f"; gzip -dc "$f" | mysql_root --database="${MYSQL_DATABASE:-mysql}" ;;
@@ -70,8 +72,8 @@ initialize() {
 	mariadb-install-db --datadir="$DATADIR" --auth-root-authentication-method=normal \
 		--skip-test-db --skip-name-resolve --skip-log-bin >/dev/null
 	mariadbd --skip-networking --socket="$SOCKET" --datadir="$DATADIR" --skip-log-bin &
-	local pid=$! i
-	for i in $(seq 60); do
+	local pid=$!
+	for _ in $(seq 60); do
 		mariadb-admin --socket="$SOCKET" -uroot ping --silent >/dev/null 2>&1 && break
 		kill -0 "$pid" 2>/dev/null || { log "error: temporary server died"; exit 1; }
 		sleep 0.5

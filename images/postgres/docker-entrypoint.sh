@@ -37,6 +37,7 @@ run_init_files() {
 	for f in /docker-entrypoint-initdb.d/*; do
 		case "$f" in
 			*.sh)
+				# shellcheck disable=SC1090  # init scripts are the user's
 				if [ -x "$f" ]; then log "running $f"; "$f"; else log "sourcing $f"; . "$f"; fi ;;
 			*.sql) log "running $f"; psql_init --dbname "$POSTGRES_DB" -f "$f" ;;
 			*.sql.gz) log "running $f"; gzip -dc "$f" | psql_init --dbname "$POSTGRES_DB" ;;

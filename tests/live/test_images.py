@@ -192,7 +192,7 @@ def test_override_map_covers_every_catalog_image(lab_images: dict[str, str], tmp
         ("alertmanager", None, ["--version"], "alertmanager, version 0.25."),
         ("socket-proxy", "haproxy", ["-v"], "HAProxy version 2.6."),
         ("platform-backup", "pg_dump", ["--version"], "(PostgreSQL) 16.2"),
-        ("platform-backup", "restic", ["version"], "restic 0.14."),
+        ("platform-backup", "restic", ["version"], "restic 0.18.1"),
         ("psra-api", "python", ["--version"], "Python 3.11."),
     ],
 )
@@ -449,6 +449,7 @@ def test_backup_image_runs_the_repositorys_package(engine, lab_images) -> None:
     assert "usage" in text.lower()
     tools = output(engine, lab_images["platform-backup"], "-c", "mysqldump --version && redis-cli --version", entrypoint="/bin/sh")
     assert "MariaDB" in tools and "redis-cli 7.0" in tools
+    assert output(engine, lab_images["platform-backup"], "-c", "import croniter, hvac, psycopg, pydantic; print('ok')", entrypoint="python3") == "ok\n"
 
 
 def test_stand_in_says_it_is_one_and_passes_the_plans_probes(engine, lab_images, run) -> None:

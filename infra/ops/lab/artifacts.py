@@ -17,9 +17,14 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
 GO = Path("/usr/local/go/bin/go")
 APT_SOURCES = (Path("/etc/apt/sources.list.d/debian.sources"), Path("/etc/apt/sources.list"))
 SUITE = "bookworm"
+# bookworm's python3 (the lab images' interpreter)
+DEBIAN_PYTHON = "3.11.2"
 # no documentation or man pages in the images (copyright files stay)
 DPKG_OPTIONS = (
     "path-exclude=/usr/share/man/*",
@@ -129,16 +134,45 @@ def wheel_tree(requirement: str, prefixes: Sequence[str], dest: Path, cache: Pat
 
 
 def requirement_wheels(requirements: Path, dest: Path, cache: Path) -> None:
-    """Every wheel `requirements` needs for CPython 3.11 on x86-64 Linux (installed offline in the image)."""
+    """Every wheel `requirements` needs for Debian's CPython on x86-64 Linux (installed offline in the image).
+
+    pip's `--python-version` does not reach `python_full_version` markers, so dependencies that
+    only Debian's 3.11.2 needs (redis: `async-timeout; python_full_version < "3.11.3"`) are found
+    from the downloaded wheels' metadata and downloaded too.
+    """
     downloads = cache / "downloads" / f"wheels-{requirements.parent.name}"
     downloads.mkdir(parents=True, exist_ok=True)
-    run(
-        [pip(), "download", "--quiet", "--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--platform",
-         "manylinux_2_17_x86_64", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
-         "--implementation", "cp", "--dest", str(downloads), "-r", str(requirements)],
-        f"pip download -r {requirements}",
-    )
+    wanted = ["-r", str(requirements)]
+    while wanted:
+        run(
+            [pip(), "download", "--quiet", "--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--platform",
+             "manylinux_2_17_x86_64", "--platform", "manylinux_2_28_x86_64", "--python-version", DEBIAN_PYTHON,
+             "--implementation", "cp", "--dest", str(downloads), *wanted],
+            f"pip download {' '.join(wanted)}",
+        )
+        wanted = _marker_dependencies(downloads)
     shutil.copytree(downloads, dest, dirs_exist_ok=True)
+
+
+def _marker_dependencies(wheels: Path) -> list[str]:
+    """Requirements of the wheels in `wheels` that hold on Debian's interpreter but are not there."""
+    environment = {"python_full_version": DEBIAN_PYTHON, "python_version": DEBIAN_PYTHON.rsplit(".", 1)[0]}
+    present = {canonicalize_name(w.name.split("-")[0]) for w in wheels.glob("*.whl")}
+    missing: set[str] = set()
+    for wheel_file in wheels.glob("*.whl"):
+        with zipfile.ZipFile(wheel_file) as archive:
+            metadata = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+            lines = archive.read(metadata).decode(errors="replace").splitlines()
+        for line in lines:
+            if not line.startswith("Requires-Dist:"):
+                continue
+            requirement = Requirement(line.split(":", 1)[1].strip())
+            marker = requirement.marker
+            if marker is None or "extra" in str(marker) or not marker.evaluate(environment):
+                continue
+            if canonicalize_name(requirement.name) not in present:
+                missing.add(f"{requirement.name}{requirement.specifier}")
+    return sorted(missing)
 
 
 def maven_artifact(coordinates: str, cache: Path) -> Path:

@@ -49,6 +49,7 @@ OPENBAO = "2.7.2"
 KEYCLOAK = "26.5.6"  # what scripts/fetch-keycloak.sh and the conformance suite run; 26.4.2 is not served
 POSTGRES = "16.10.0"
 PG_CLIENT_WHEEL = "pgserver==0.1.4"
+RESTIC = "v0.18.1"  # backup/Dockerfile's RESTIC_VERSION
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ ROOTFS = {
         Rootfs("alertmanager", ("prometheus-alertmanager",)),
         Rootfs("haproxy", ("haproxy",)),
         Rootfs("python", ("python3", "python3-venv")),
-        Rootfs("backup", ("python3", "python3-cryptography", "python3-boto3", "mariadb-client", "redis-tools", "restic")),
+        Rootfs("backup", ("python3", "python3-venv", "mariadb-client", "redis-tools", "openssh-client")),
     )
 }
 
@@ -268,6 +269,8 @@ def _stage_psra_api(context: Path, cache: Path) -> None:
 
 def _stage_backup(context: Path, cache: Path) -> None:
     _stage_pg_client(context, cache, "pgclient")
+    artifacts.requirement_wheels(REPO_ROOT / "backup" / "requirements.txt", context / "wheels", cache)
+    artifacts.go_binaries("github.com/restic/restic", RESTIC, ["github.com/restic/restic/cmd/restic"], context, cache)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -299,8 +302,8 @@ RECIPES: dict[str, Recipe] = {
             "psra-api", "0.1.0", "rootfs:python", ("ghcr.io/sevensa/psra-api:0.1.0",), sources=("app",), stage=_stage_psra_api,
         ),
         Recipe(
-            "platform-backup", "1.0.0", "rootfs:backup", ("ghcr.io/sevensa/platform-backup:1.0.0",), (f"pypi:{PG_CLIENT_WHEEL}",),
-            sources=("backup/platform_backup",), stage=_stage_backup,
+            "platform-backup", "1.0.0", "rootfs:backup", ("ghcr.io/sevensa/platform-backup:1.0.0",),
+            (f"pypi:{PG_CLIENT_WHEEL}", f"go:github.com/restic/restic@{RESTIC}"), sources=("backup",), stage=_stage_backup,
         ),
         Recipe("stand-in", "1", "rootfs:python", stand_in=True),
     )
