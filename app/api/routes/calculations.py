@@ -155,10 +155,13 @@ def _certificate_entry(services: Services, certificate_id: uuid.UUID, owner_id: 
 
 async def _report(services: Services, request: AssessmentRequest, digest: str) -> tuple[AssessmentReport, str, bool]:
     """The engine's report and its JSON, from the cache when this request was assessed before (third item)."""
+    allow_unverified = services.settings.origin_allow_unverified_rules
     cached = await services.cache.aget(f"{CALCULATION_PREFIX}{digest}")
     if cached is not None:
-        return AssessmentReport.model_validate_json(cached), cached.decode(), True
-    allow_unverified = services.settings.origin_allow_unverified_rules
+        report = AssessmentReport.model_validate_json(cached)
+        # a report with UNVERIFIED warnings, cached where they were allowed, is assessed again here (and refused)
+        if allow_unverified or not report.warnings:
+            return report, cached.decode(), True
     try:
         report = assess(request, services.rules.local_only(), allow_unverified=allow_unverified)
     except RulesNotLocal:
