@@ -202,8 +202,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None, help="attack names containing any of these words")
     parser.add_argument("--repeat", type=int, default=10, help="timed repetitions per attack (median reported)")
+    parser.add_argument("--skip", nargs="*", default=(), help="leave out attack names containing any of these words")
     args = parser.parse_args()
-    chosen = [a for a in attacks() if not args.only or any(word.lower() in a.name.lower() for word in args.only)]
+    chosen = [
+        a
+        for a in attacks()
+        if (not args.only or any(word.lower() in a.name.lower() for word in args.only)) and not any(word.lower() in a.name.lower() for word in args.skip)
+    ]
 
     with contextlib.ExitStack() as stack:
         postgres = stack.enter_context(running_postgres())
