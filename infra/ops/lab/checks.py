@@ -249,7 +249,10 @@ def traefik_security_headers(lab: LiveLab) -> CheckResult:
 
 def traefik_rate_limit(lab: LiveLab) -> CheckResult:
     """More requests than average+burst in a second: some answer 429."""
-    host = next(h for h, r in sorted(lab.routed_hosts().items()) if not r["forward_auth"])
+    public = [h for h, r in sorted(lab.routed_hosts().items()) if not r["forward_auth"]]
+    if not public:
+        return CheckResult("rate limit answers 429", False, "no public host in the plan to send requests to")
+    host = public[0]
     statuses: dict[int, int] = {}
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
