@@ -6,6 +6,7 @@ the CLI parse JSON with parse_float=Decimal); strings like "100.00" are the reco
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal, NamedTuple
@@ -53,9 +54,16 @@ def _rule(value: str) -> str:
     return value
 
 
+# control characters but tab and line breaks (C0, DEL, C1), and the bidirectional embeddings, overrides and isolates
+# that make text display in another order than it is stored ("Trojan Source" spoofing of names in pages and PDFs)
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def printable_text(value: str) -> str:
-    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
-        raise PydanticCustomError("control_character", "text must not contain control characters")
+    if _UNPRINTABLE.search(value):
+        raise PydanticCustomError(
+            "control_character", "text must not contain control characters or bidirectional overrides (U+202A-U+202E, U+2066-U+2069)"
+        )
     return value
 
 

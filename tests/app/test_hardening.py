@@ -345,6 +345,15 @@ class TestUnicode:
         response = api.post("/v1/supplier-declarations", content=_json(body), headers={**psra_realm.headers("alice"), "Content-Type": "application/json"})
         assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["body", "supplier_name"]
 
+    @pytest.mark.parametrize("name", ["Stahlwerk \u202eHbmG", "Nord \u2066GmbH\u2069", "Nord\x7f", "Nord\x85GmbH", "Nord\x00"])
+    def test_names_that_display_otherwise_than_stored_are_refused(self, api, psra_realm, name):
+        body = {"type": "supplier_declaration", "supplier_name": name, "supplier_country": "DE", "agreements": ["EU-JP"], "products": "x", "issue_date": "2025-01-01"}
+        response = api.post("/v1/supplier-declarations", json=body, headers=psra_realm.headers("alice"))
+        assert response.status_code == 422
+        (error,) = response.json()["detail"]
+        assert error["loc"] == ["body", "supplier_name"] and error["type"] == "control_character"
+        assert error["msg"] == "text must not contain control characters or bidirectional overrides (U+202A-U+202E, U+2066-U+2069)"
+
     def test_surrogate_pairs_are_characters(self, api, psra_realm):
         body = _json({**MOTOR, "materials": [{**material("850300", "CN", "50.00"), "description": "motor \U0001f697"}]})
         response = api.post(CALCULATIONS, content=body, headers={**psra_realm.headers("alice"), "Content-Type": "application/json"})
