@@ -80,6 +80,8 @@ def _memberships(spec: PlatformSpec, keys: dict[str, str], add) -> None:
                     f"{address} is in {dynamic_range(networks[name].subnet)}, where Docker assigns addresses to other containers; "
                     "use the lower half of the subnet",
                 )
+            elif name in networks and address == networks[name].subnet.network_address:
+                add(f"{key}.ipv4_addresses.{name}", f"{address} is the network address of {name!r}")
             elif name in networks and address == next(networks[name].subnet.hosts()):
                 add(f"{key}.ipv4_addresses.{name}", f"{address} is the gateway of {name!r}")
     for store in spec.datastores:

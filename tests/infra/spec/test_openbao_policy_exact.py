@@ -98,25 +98,21 @@ def test_the_raft_snapshot_is_read_only_and_only_when_declared() -> None:
     assert approle_grants(without, OPENBAO) == (Grant("sevensa/data/shared/backup", ("read",)),)
 
 
-def test_paths_outside_the_matrix_are_all_named() -> None:
-    rogue = APP_ROLE.model_copy(update={"secret_paths": ("app/db", "app/backdoor"), "transit_keys": ("app/transit/other-key",)})
+@pytest.mark.parametrize(
+    ("update", "message"),
+    [
+        (
+            {"secret_paths": ("app/db", "app/backdoor"), "transit_keys": ("app/transit/other-key",)},
+            "AppRole 'app-role' references paths outside the secrets matrix: app/backdoor, app/transit/other-key",
+        ),
+        ({"transit_keys": ("app/transit/other-key",)}, "AppRole 'app-role' references paths outside the secrets matrix: app/transit/other-key"),
+        ({"database_credentials": ("app", "ops")}, "AppRole 'app-role' requests database credentials of 'ops', which has no database engine"),
+    ],
+)
+def test_grants_outside_the_matrix_or_without_an_engine_are_refused(update: dict, message: str) -> None:
     with pytest.raises(PolicyError) as error:
-        approle_grants(rogue, OPENBAO)
-    assert str(error.value) == "AppRole 'app-role' references paths outside the secrets matrix: app/backdoor, app/transit/other-key"
-
-
-def test_a_transit_key_outside_the_matrix_alone_is_refused() -> None:
-    rogue = APP_ROLE.model_copy(update={"transit_keys": ("app/transit/other-key",)})
-    with pytest.raises(PolicyError) as error:
-        approle_grants(rogue, OPENBAO)
-    assert str(error.value) == "AppRole 'app-role' references paths outside the secrets matrix: app/transit/other-key"
-
-
-def test_database_credentials_of_a_namespace_without_an_engine_are_refused() -> None:
-    rogue = APP_ROLE.model_copy(update={"database_credentials": ("app", "ops")})
-    with pytest.raises(PolicyError) as error:
-        approle_grants(rogue, OPENBAO)
-    assert str(error.value) == "AppRole 'app-role' requests database credentials of 'ops', which has no database engine"
+        approle_grants(APP_ROLE.model_copy(update=update), OPENBAO)
+    assert str(error.value) == message
 
 
 def test_generated_grants_pass_the_least_privilege_check() -> None:

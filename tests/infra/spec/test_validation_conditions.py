@@ -257,6 +257,13 @@ def test_the_dynamic_half_follows_the_prefix() -> None:
     ]
 
 
+def test_the_network_address_is_refused() -> None:
+    """Docker refuses to start a container fixed on the network address ("Address already in use");
+    validation accepted it before."""
+    spec = spec_with(services=replace_service("worker", ipv4_addresses={"db-net": ipaddress.IPv4Address("172.20.2.0")}))
+    assert problems(spec) == [("catalog:services.worker.ipv4_addresses.db-net", "172.20.2.0 is the network address of 'db-net'")]
+
+
 def test_the_gateway_address_is_refused() -> None:
     spec = spec_with(services=replace_service("worker", ipv4_addresses={"db-net": ipaddress.IPv4Address("172.20.2.1")}))
     assert problems(spec) == [("catalog:services.worker.ipv4_addresses.db-net", "172.20.2.1 is the gateway of 'db-net'")]
