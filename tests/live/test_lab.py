@@ -77,3 +77,7 @@ def test_traefik_dashboard_and_metrics_are_not_public(live_lab: checks.LiveLab) 
 
 def test_the_plans_keycloak_and_openbao_content_is_applied(live_lab: checks.LiveLab) -> None:
     assert_passed(checks.security_content_applied(live_lab))
+
+
+def test_stateful_containers_survive_docker_restart_with_their_data(live_lab: checks.LiveLab) -> None:
+    assert_passed(checks.restarts_keep_data(live_lab))

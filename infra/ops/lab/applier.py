@@ -439,14 +439,17 @@ class Applier:
         # like the engine: a resource waits only for what it depends on (a container with
         # `wait` counts as created once healthy); everything else goes ahead meanwhile
         waits: dict[str, tuple[str, int]] = {}
+        started_at: dict[str, float] = {}
         healthy: set[str] = set()
         pending = list(units)
         while pending:
             unit = next((u for u in pending if not (u.after & set(waits)) - self._now_healthy(waits, healthy)), None)
-            if unit is None:
-                blocking = sorted((pending[0].after & set(waits)) - healthy)
-                self.wait_healthy(*waits[blocking[0]])
-                healthy.add(blocking[0])
+            if unit is None:  # everything left waits for a container still starting: poll them all
+                for urn in sorted({d for u in pending for d in u.after & set(waits)} - healthy):
+                    name, timeout = waits[urn]
+                    if time.monotonic() - started_at[urn] > timeout:
+                        self.wait_healthy(name, 0)  # raises with its state, probes and logs
+                time.sleep(2)
                 continue
             pending.remove(unit)
             if unit.name in self.families:
@@ -468,6 +471,7 @@ class Applier:
                 self._container(entry, request, images, unit.after)
                 if request.start and request.lab.get("wait"):
                     waits[entry.urn] = (request.name, int(request.lab.get("wait_timeout", 300)))
+                    started_at[entry.urn] = time.monotonic()
         for urn in sorted(set(waits) - healthy):
             self.wait_healthy(*waits[urn])
         self._remove_undeclared(declared)
@@ -621,7 +625,7 @@ class Applier:
             health = (state.get("Health") or {}).get("Status")
             if health == "healthy":
                 return
-            if state.get("Status") in ("exited", "dead") or time.monotonic() > deadline:
+            if state.get("Status") in ("exited", "dead") or time.monotonic() >= deadline:
                 logs = container.logs(tail=20).decode(errors="replace")
                 probes = [p.get("Output", "").strip()[-300:] for p in (state.get("Health") or {}).get("Log", [])[-2:]]
                 raise LabApplyError(

@@ -297,10 +297,48 @@ def security_content_applied(lab: LiveLab) -> CheckResult:
 
 
 # -- restarts and faults --------------------------------------------------------------------
-def restart_and_wait(lab: LiveLab, name: str, timeout: float = 300) -> None:
-    container = lab.container(name)
-    container.restart(timeout=30)
-    applier.Applier(lab.client, lab.lab, {}).wait_healthy(name, int(timeout))
+TRANSIENT = ("postmaster.pid", "postmaster.opts", ".lock", ".pid", "pg_stat_tmp/", "pg_wal/", "pg_subtrans/", "pg_logical/", "pg_xact/", "pg_multixact/", "pg_notify/")
+
+
+def data_volumes(inputs: Mapping[str, Any]) -> list[str]:
+    """The writable named volumes of a container (its data; the file volumes are read-only)."""
+    return [m["source"] for m in inputs.get("mounts", []) if m.get("type") == "volume" and not m.get("readOnly")]
+
+
+def manifest(lab: LiveLab, volume: str) -> set[str]:
+    """Files of a volume (host side), without the ones a server rewrites on every start."""
+    root = lab.client.volumes.get(volume).attrs["Mountpoint"]
+    import os
+
+    found = set()
+    for directory, _, files in os.walk(root):
+        for name in files:
+            relative = os.path.relpath(os.path.join(directory, name), root)
+            if not any(marker in relative for marker in TRANSIENT):
+                found.add(relative)
+    return found
+
+
+def restarts_keep_data(lab: LiveLab) -> CheckResult:
+    """Each stateful container survives `docker restart`: healthy again, every data file still there."""
+    problems, restarted = [], []
+    for name, inputs in sorted(lab.planned.items()):
+        volumes = data_volumes(inputs)
+        if not volumes:
+            continue
+        before = {volume: manifest(lab, volume) for volume in volumes}
+        lab.container(name).restart(timeout=30)
+        try:
+            applier.Applier(lab.client, lab.lab, {}).wait_healthy(name, int(inputs.get("waitTimeout", 300)))
+        except applier.LabApplyError as exc:
+            problems.append(f"{name}: not healthy after restart: {str(exc)[:300]}")
+            continue
+        for volume, files in before.items():
+            missing = files - manifest(lab, volume)
+            if missing:
+                problems.append(f"{name}: {len(missing)} files of {volume} gone after restart, e.g. {sorted(missing)[:3]}")
+        restarted.append(f"{name} ({sum(len(f) for f in before.values())} files)")
+    return _result("stateful containers survive docker restart with their data", problems, "restarted: " + ", ".join(restarted), restarted)
 
 
 LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
@@ -316,6 +354,7 @@ LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
     traefik_security_headers,
     traefik_rate_limit,
     traefik_internals_not_public,
+    restarts_keep_data,
 )
 
 
