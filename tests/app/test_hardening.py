@@ -390,6 +390,18 @@ class TestRequestHead:
             response = client.post(CALCULATIONS, content=body + b" " * 120_000, headers={**psra_realm.headers("alice"), "Content-Type": "application/json"})
         assert response.status_code == 201, response.text
 
+    def test_a_head_that_does_not_arrive_in_ten_seconds_is_408(self, served_api: ServedApp):
+        """Slowloris: a trickled head, and a connection that sends nothing, are both ended after 10 s."""
+        host, port = served_api.base_url.removeprefix("http://").split(":")
+        trickling, silent = (socket.create_connection((host, int(port)), timeout=20) for _ in range(2))
+        with trickling, silent:
+            start = time.monotonic()
+            trickling.sendall(b"GET /healthz HTTP/1.1\r\nHost: psra\r\n")
+            answers = [connection.recv(4096).split(b"\r\n", 1)[0] for connection in (trickling, silent)]
+            waited = time.monotonic() - start
+        assert answers == [b"HTTP/1.1 408 Request Timeout"] * 2
+        assert 9 < waited < 15
+
     def test_heads_within_the_limit_are_served_on_a_kept_alive_connection(self, served_api: ServedApp):
         with httpx.Client(base_url=served_api.base_url, timeout=30) as client:
             for _ in range(3):
