@@ -63,8 +63,9 @@ def build_diagram(exported: list[ExportedResource], title: str) -> Diagram:
     resources = Resources(exported)
     diagram = Diagram(title, nodes=[Node(INTERNET, "Internet", "external")])
     for name, network in sorted(resources.networks.items()):
-        ipam = network.inputs.get("ipamConfigs") or [{}]
-        subnet = ipam[0].get("subnet", "") if isinstance(ipam[0], dict) else ""
+        ipam = network.inputs.get("ipamConfigs")
+        first = ipam[0] if isinstance(ipam, list) and ipam else {}
+        subnet = first.get("subnet", "") if isinstance(first, dict) else ""
         internal = resources.network_internal(name)
         diagram.nodes.append(
             Node(node_id("net", name), f"{name} {subnet} {'internal' if internal else 'external'}".replace("  ", " "), "network")

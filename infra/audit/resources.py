@@ -101,6 +101,11 @@ class Container:
     def inputs(self) -> dict[str, Any]:
         return self.resource.inputs
 
+    def _list(self, key: str) -> list[Any]:
+        """A list input; anything else (absent, or a hostile export's text or number) reads as empty."""
+        value = known(self.inputs.get(key))
+        return value if isinstance(value, list) else []
+
     @cached_property
     def name(self) -> str:
         return text(self.inputs.get("name")) or self.resource.name
@@ -131,7 +136,7 @@ class Container:
     def env(self) -> dict[str, Any]:
         """K -> V of the `envs` entries; an entry that is itself a secret is under `secret_entries`."""
         result: dict[str, Any] = {}
-        for entry in known(self.inputs.get("envs")) or []:
+        for entry in self._list("envs"):
             entry = known(entry)
             if isinstance(entry, str):
                 key, _, value = entry.partition("=")
@@ -147,14 +152,14 @@ class Container:
 
     @cached_property
     def labels(self) -> dict[str, Any]:
-        labels = known(self.inputs.get("labels")) or []
+        labels = known(self.inputs.get("labels"))
         if isinstance(labels, dict):  # a map form, in hand-written exports
             return dict(labels)
-        return {item.get("label"): item.get("value") for item in labels if isinstance(item, dict)}
+        return {item.get("label"): item.get("value") for item in self._list("labels") if isinstance(item, dict)}
 
     @cached_property
     def networks(self) -> list[str]:
-        return [text(net.get("name")) or "" for net in known(self.inputs.get("networksAdvanced")) or [] if isinstance(net, dict)]
+        return [text(net.get("name")) or "" for net in self._list("networksAdvanced") if isinstance(net, dict)]
 
     @cached_property
     def network_mode(self) -> str | None:
@@ -162,7 +167,7 @@ class Container:
 
     @cached_property
     def ports(self) -> list[dict[str, Any]]:
-        return [port for port in known(self.inputs.get("ports")) or [] if isinstance(port, dict)]
+        return [port for port in self._list("ports") if isinstance(port, dict)]
 
     @cached_property
     def mounts(self) -> list[Mount]:
@@ -173,10 +178,10 @@ class Container:
                 kind=text(m.get("type")) or "volume",
                 read_only=truthy(m.get("readOnly")),
             )
-            for m in known(self.inputs.get("mounts")) or []
+            for m in self._list("mounts")
             if isinstance(m, dict)
         ]
-        for volume in known(self.inputs.get("volumes")) or []:
+        for volume in self._list("volumes"):
             if not isinstance(volume, dict):
                 continue
             host_path = text(volume.get("hostPath"))
@@ -194,7 +199,7 @@ class Container:
     def uploads(self) -> list[Upload]:
         return [
             Upload(text(u.get("file")) or "", known(u.get("content")))
-            for u in known(self.inputs.get("uploads")) or []
+            for u in self._list("uploads")
             if isinstance(u, dict)
         ]
 
@@ -326,7 +331,8 @@ class Resources:
         image = resource.inputs.get("image")
         if isinstance(image, str) and image and not image.startswith("sha256:") and not is_unknown(image):
             return image
-        for item in resource.inputs.get("labels") or []:
+        labels = resource.inputs.get("labels")
+        for item in labels if isinstance(labels, list) else []:
             if isinstance(item, dict) and item.get("label") == IMAGE_LABEL and isinstance(item.get("value"), str):
                 return item["value"]
         images = self.dependencies_of(resource, REMOTE_IMAGE, BUILT_IMAGE)

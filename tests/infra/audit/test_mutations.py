@@ -147,3 +147,23 @@ def test_a_cross_tenant_grant_makes_the_audit_command_exit_1(prod_plan: Planned,
     findings = json.loads(completed.stdout)["findings"]
     assert [(f["rule"], f["severity"]) for f in findings if f["rule"] == "BAO-11"] == [("BAO-11", "high")]
     assert "1 finding(s) at or above high" in completed.stderr
+
+
+HOSTILE_SHAPES = ("text", 1, True, [], {}, ["text"], [1], [{"a": 1}], {"a": "b"}, None, [[]], {"x": [1]}, [None], {"a": None})
+
+
+@pytest.mark.parametrize("shape", HOSTILE_SHAPES, ids=repr)
+def test_properties_of_any_shape_never_crash_the_audit_reports_or_diagram(shape: Any, prod_plan: Planned) -> None:
+    """A hand-edited export where every property of every resource has the same wrong shape: the audit,
+    its reports and the diagram still complete (what cannot be checked is a finding, never a traceback)."""
+    from infra.audit.diagram import write_diagram
+    from infra.audit.render import as_html, as_markdown
+
+    document = copy.deepcopy(prod_plan.document)
+    for resource in document["deployment"]["resources"]:
+        resource["inputs"] = {key: copy.deepcopy(shape) for key in resource.get("inputs") or {}}
+        resource["outputs"] = {key: copy.deepcopy(shape) for key in resource.get("outputs") or {}}
+    resources = parse_export(document, "hostile")
+    result = audit(resources, "hostile")
+    assert as_markdown(result) and as_html(result) and write_diagram(resources, "hostile", None)
+    assert result.at_least(Severity.HIGH)  # nothing hardened is left: the audit says so
