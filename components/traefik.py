@@ -37,6 +37,7 @@ CA_SERVERS = {
     TlsMode.LETSENCRYPT: "https://acme-v02.api.letsencrypt.org/directory",
     TlsMode.LETSENCRYPT_STAGING: "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
+ACME_CA_FILE = f"{CONFIG_DIR}/acme-ca.pem"
 # Read endpoints Traefik's docker provider uses; everything else (and every POST) stays denied.
 SOCKET_PROXY_ALLOW = {"CONTAINERS": "1", "EVENTS": "1", "PING": "1", "VERSION": "1", "POST": "0"}
 
@@ -93,6 +94,8 @@ class TraefikArgs:
         keys) through Traefik with the real certificate instead of a hairpin through the
         public address, which internal networks have no route to.
     publish_address: the host address ports 80 and 443 bind to (every address when None).
+    acme_ca_server / acme_ca_certificate: the directory of `tls: acme` and the PEM of the CA of
+        its HTTPS certificate (given to Traefik's ACME client only, as LEGO_CA_CERTIFICATES).
     """
 
     traefik: ServiceSpec
@@ -103,6 +106,8 @@ class TraefikArgs:
     forward_auth_address: str
     routed_hosts: tuple[str, ...] = ()
     publish_address: str | None = None
+    acme_ca_server: str | None = None
+    acme_ca_certificate: str | None = None
     middlewares: Middlewares = Middlewares()
     rate_limit: RateLimit = RateLimit()
     request_limits: RequestLimits = RequestLimits()
@@ -122,7 +127,10 @@ class Traefik(pulumi.ComponentResource):
             raise ValueError(f"HSTS max-age {args.hsts_seconds}s is below one year ({MIN_HSTS_SECONDS}s, TLS-03)")
         if set(args.traefik.published_ports) != {80, 443}:
             raise ValueError(f"Traefik must publish exactly 80 and 443, spec says {list(args.traefik.published_ports)} (NW-01)")
-        cert_resolver = CERT_RESOLVER if args.tls in CA_SERVERS else None
+        if args.tls == TlsMode.ACME and not (args.acme_ca_server and args.acme_ca_certificate):
+            raise ValueError("tls: acme needs the ACME directory URL and the PEM of its CA")
+        cert_resolver = CERT_RESOLVER if args.tls in CA_SERVERS or args.tls == TlsMode.ACME else None
+        acme_ca = {ACME_CA_FILE: args.acme_ca_certificate} if args.tls == TlsMode.ACME and args.acme_ca_certificate else {}
         mw = args.middlewares
         self.routing = RoutingPolicy(
             entrypoint=ENTRYPOINT,
@@ -154,7 +162,9 @@ class Traefik(pulumi.ComponentResource):
                 config_files={
                     STATIC_CONFIG: static_config(args, cert_resolver),
                     f"{DYNAMIC_DIR}/platform.yml": dynamic_config(args, sni_strict=cert_resolver is not None),
+                    **acme_ca,
                 },
+                env={"LEGO_CA_CERTIFICATES": ACME_CA_FILE} if acme_ca else {},
                 healthcheck=args.traefik.healthcheck
                 or HealthcheckSpec(test=("CMD", "traefik", "healthcheck", f"--configFile={STATIC_CONFIG}"), interval_seconds=15),
                 network_aliases={net: args.routed_hosts for net in args.traefik.networks if net not in args.socket_proxy.networks},
@@ -185,7 +195,7 @@ def static_config(args: TraefikArgs, cert_resolver: str | None) -> str:
         cert_resolver=cert_resolver,
         acme_email=args.acme_email,
         acme_storage=acme_volume_path(args.traefik),
-        ca_server=CA_SERVERS.get(args.tls, ""),
+        ca_server=args.acme_ca_server if args.tls == TlsMode.ACME else CA_SERVERS.get(args.tls, ""),
         docker_endpoint=f"tcp://{args.socket_proxy.name}:{SOCKET_PROXY_PORT}",
         dynamic_dir=DYNAMIC_DIR,
         metrics_port=METRICS_PORT,

@@ -41,6 +41,8 @@ def build(context: PlatformContext) -> None:
             forward_auth_address=forward_auth_address(oauth2_spec),
             routed_hosts=tuple(sorted(route.host for service in spec.services for route in service.routes)),
             publish_address=None if spec.publish_address.is_unspecified else str(spec.publish_address),
+            acme_ca_server=spec.acme_ca_server,
+            acme_ca_certificate=spec.acme_ca_certificate,
         ),
         pulumi.ResourceOptions(providers=[context.docker_provider]),
     )

@@ -49,7 +49,9 @@ KNOWN_KEYS: dict[str, str] = {
     "dockerHost": "unix:///var/run/docker.sock or ssh://user@host",
     "dockerApiVersion": "Docker Engine API version of the host, e.g. 1.41 (Debian stable's 20.10, the default)",
     "publishAddress": "IPv4 address published ports bind to (default 0.0.0.0; 127.0.0.1 for a local lab)",
-    "tls": "letsencrypt | letsencrypt-staging | self-signed",
+    "tls": "letsencrypt | letsencrypt-staging | acme (another ACME CA, e.g. a test CA) | self-signed",
+    "acmeCaServer": "the ACME directory URL of tls: acme, e.g. https://pebble:14000/dir",
+    "acmeCaCertificate": "PEM of the CA that signs the ACME directory's HTTPS certificate (tls: acme)",
     "stacks": f"list out of {', '.join(STACK_NAMES)}",
     "imageOverrides": "map of service or datastore name -> pinned image",
     "networks": "list of networks {name, subnet, internal, purpose}, merged by name over the seed's",
@@ -163,6 +165,7 @@ def build_spec(raw: dict[str, Any], stack_name: str, source: str) -> PlatformSpe
     api_version = _scalar(raw, "dockerApiVersion", API_VERSION_PATTERN, "a Docker Engine API version such as 1.41", out)
     publish_address = _scalar(raw, "publishAddress", IPV4_PATTERN, "an IPv4 address such as 127.0.0.1", out)
     tls = _tls(raw, out)
+    acme_ca = _acme_ca(raw, tls, out)
     stacks = _stacks(raw, out)
     seed = catalog.load(domain or PLACEHOLDER_DOMAIN)
 
@@ -183,6 +186,7 @@ def build_spec(raw: dict[str, Any], stack_name: str, source: str) -> PlatformSpe
             docker_host=docker_host or "unix:///invalid",
             **({"docker_api_version": api_version} if api_version else {}),
             **({"publish_address": publish_address} if publish_address else {}),
+            **acme_ca,
             tls=tls,
             stacks=stacks,
             networks=[n for n, _ in networks],
@@ -221,6 +225,30 @@ def _tls(raw: dict[str, Any], out: _Collector) -> TlsMode:
     except ValueError:
         out.add(f"{NAMESPACE}:tls", f"{_short(value)} is not allowed; use one of {', '.join(m.value for m in TlsMode)}")
         return TlsMode.LETSENCRYPT
+
+
+ACME_URL_PATTERN = re.compile(r"^https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$")
+PEM_PATTERN = re.compile(r"^-----BEGIN CERTIFICATE-----\n[A-Za-z0-9+/=\n]+-----END CERTIFICATE-----\n?$")
+MAX_PEM_LENGTH = 20_000
+
+
+def _acme_ca(raw: dict[str, Any], tls: TlsMode, out: _Collector) -> dict[str, str]:
+    """`acmeCaServer`/`acmeCaCertificate`: required with `tls: acme`, refused otherwise."""
+    keys = ("acmeCaServer", "acmeCaCertificate")
+    if tls != TlsMode.ACME:
+        for key in keys:
+            if key in raw:
+                out.add(f"{NAMESPACE}:{key}", "only used with tls: acme")
+        return {}
+    for key in keys:
+        if key not in raw:
+            out.add(f"{NAMESPACE}:{key}", f"required with tls: acme ({KNOWN_KEYS[key]})")
+    server = _scalar(raw, "acmeCaServer", ACME_URL_PATTERN, "an https:// URL of an ACME directory", out)
+    certificate = raw.get("acmeCaCertificate")
+    if certificate is not None and (not isinstance(certificate, str) or len(certificate) > MAX_PEM_LENGTH or not PEM_PATTERN.match(certificate)):
+        out.add(f"{NAMESPACE}:acmeCaCertificate", f"must be one PEM certificate (at most {MAX_PEM_LENGTH} characters)")
+        certificate = None
+    return {"acme_ca_server": server, "acme_ca_certificate": certificate} if server and certificate else {}
 
 
 def _stacks(raw: dict[str, Any], out: _Collector) -> tuple[str, ...]:

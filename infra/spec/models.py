@@ -55,6 +55,8 @@ class TlsMode(StrEnum):
 
     LETSENCRYPT = "letsencrypt"
     LETSENCRYPT_STAGING = "letsencrypt-staging"
+    ACME = "acme"
+    """Another ACME CA (`acmeCaServer`, trusted through `acmeCaCertificate`): the lab's Pebble."""
     SELF_SIGNED = "self-signed"
 
 
@@ -341,6 +343,10 @@ class PlatformSpec(Model):
     """The Docker Engine API the target host speaks (Debian stable's 20.10: 1.41); the plan may use no newer feature."""
     publish_address: ipaddress.IPv4Address = ipaddress.IPv4Address("0.0.0.0")
     """The host address published ports bind to (the lab: 127.0.0.1)."""
+    acme_ca_server: str | None = None
+    """The ACME directory of `tls: acme` (e.g. https://pebble:14000/dir)."""
+    acme_ca_certificate: str | None = None
+    """PEM of the CA that signs that directory's HTTPS certificate (Traefik trusts it for ACME only)."""
     tls: TlsMode
     stacks: tuple[str, ...]
     networks: tuple[NetworkSpec, ...]

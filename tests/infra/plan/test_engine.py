@@ -6,6 +6,7 @@ import copy
 
 import pytest
 
+from infra.plan.document import SECRET_SIG
 from infra.plan.engine import engine_problems, requirements
 from infra.plan.offline import plan_stack
 from infra.spec.problems import SpecError
@@ -69,9 +70,45 @@ def test_api_version_and_publish_address_are_validated_config() -> None:
     assert sorted(p.key for p in error.value.problems) == ["platform:dockerApiVersion", "platform:publishAddress"]
 
 
+def revealed_secrets(value) -> list:
+    """Every secret envelope that carries its value (`{sig, value}`) in a document."""
+    if isinstance(value, dict):
+        own = [value["value"]] if SECRET_SIG in value and "value" in value else []
+        return own + [found for item in value.values() for found in revealed_secrets(item)]
+    if isinstance(value, list):
+        return [found for item in value for found in revealed_secrets(item)]
+    return []
+
+
 def test_the_lab_key_gives_readable_unpredictable_secrets_only_when_asked() -> None:
-    sealed = plan_stack("dev").document
-    lab = plan_stack("dev", lab_key=b"k" * 32).document
-    text = str(lab)
-    assert "'value': 'mock-" not in text and "'value':" in text
-    assert "'value':" not in str(sealed)
+    lab = revealed_secrets(plan_stack("dev", lab_key=b"k" * 32).document)
+    assert lab and not [value for value in lab if str(value).startswith("mock-")]
+    assert revealed_secrets(plan_stack("dev").document) == []
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUZ2xhYg==\n-----END CERTIFICATE-----\n"
+
+
+def test_tls_acme_needs_its_directory_and_ca_and_nothing_else_takes_them() -> None:
+    spec = spec_for({"tls": "acme", "acmeCaServer": "https://pebble:14000/dir", "acmeCaCertificate": PEM})
+    assert (spec.acme_ca_server, spec.acme_ca_certificate) == ("https://pebble:14000/dir", PEM)
+    with pytest.raises(SpecError) as error:
+        spec_for({"tls": "acme", "acmeCaServer": "http://pebble/dir", "acmeCaCertificate": "not a pem"})
+    assert sorted(p.key for p in error.value.problems) == ["platform:acmeCaCertificate", "platform:acmeCaServer"]
+    with pytest.raises(SpecError) as error:
+        spec_for({"tls": "self-signed", "acmeCaServer": "https://pebble:14000/dir"})
+    assert [(p.key, p.message) for p in error.value.problems] == [("platform:acmeCaServer", "only used with tls: acme")]
+
+
+def test_the_lab_stack_gets_traefik_certificates_from_pebble_over_acme() -> None:
+    from infra.plan.files import files_by_container
+    from infra.plan.document import parse_export
+
+    document = plan_stack("lab").document
+    traefik = next(r for r in document["deployment"]["resources"] if r["type"] == CONTAINER and r["inputs"]["name"] == "traefik")
+    assert "LEGO_CA_CERTIFICATES=/etc/traefik/acme-ca.pem" in traefik["inputs"]["envs"]
+    files = files_by_container(parse_export(document))["traefik"]
+    assert files["/etc/traefik/acme-ca.pem"]["content"].startswith("-----BEGIN CERTIFICATE-----")
+    static = files["/etc/traefik/traefik.yml"]["content"]
+    assert "caServer: https://pebble:14000/dir" in static and "certResolver: letsencrypt" in static
+    assert [p["ip"] for p in traefik["inputs"]["ports"]] == ["127.0.0.1", "127.0.0.1"]
