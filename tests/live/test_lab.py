@@ -81,3 +81,7 @@ def test_the_plans_keycloak_and_openbao_content_is_applied(live_lab: checks.Live
 
 def test_stateful_containers_survive_docker_restart_with_their_data(live_lab: checks.LiveLab) -> None:
     assert_passed(checks.restarts_keep_data(live_lab))
+
+
+def test_certificates_come_from_the_labs_pebble_over_acme(live_lab: checks.LiveLab) -> None:
+    assert_passed(checks.certificates_from_acme(live_lab))

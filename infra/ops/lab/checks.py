@@ -193,6 +193,26 @@ def https(host: str, path: str = "/", method: str = "GET", **kwargs: Any) -> htt
         return client.request(method, f"https://{PUBLIC_ADDRESS}{path}", headers={"Host": host}, extensions={"sni_hostname": host}, **kwargs)
 
 
+def certificates_from_acme(lab: LiveLab) -> CheckResult:
+    """Each host's certificate was issued through ACME by the lab's Pebble (not Traefik's default)."""
+    import socket
+
+    from cryptography import x509
+
+    problems, issuers = [], {}
+    for host in sorted(lab.routed_hosts()):
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        with socket.create_connection((PUBLIC_ADDRESS, 443), timeout=10) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+            certificate = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+        issuer = certificate.issuer.rfc4514_string()
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+        issuers[host] = issuer
+        if "Pebble" not in issuer or host not in names:
+            problems.append(f"{host}: issued by {issuer!r} for {names}")
+    return _result("certificates issued through ACME by the lab's Pebble", problems, f"{len(issuers)} hosts: Pebble-issued", issuers)
+
+
 def traefik_redirects_http(lab: LiveLab) -> CheckResult:
     problems = []
     for host in sorted(lab.routed_hosts()):
@@ -348,6 +368,7 @@ LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
     networks_match_plan,
     only_traefik_published,
     isolation_matrix,
+    certificates_from_acme,
     traefik_redirects_http,
     traefik_routes,
     traefik_forward_auth_login,
