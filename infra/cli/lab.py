@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from infra.cli.output import console, errors
@@ -65,9 +66,15 @@ def up(stack: LabStack = "lab", check: Annotated[bool, typer.Option(help="run th
     status, update = _progress(errors)
     try:
         result = lab.up(stack, update, families=content_appliers(stack, update))
-    except (LabApplyError, UntranslatedInput) as error:
+    except UntranslatedInput as error:
         status.stop()
-        errors.print(f"[red]lab up failed:[/red] {error}", highlight=False, markup=True)
+        errors.print(f"[red]lab up refused the plan:[/red] {escape(str(error))}", highlight=False)
+        raise typer.Exit(1) from error
+    except LabApplyError as error:
+        status.stop()
+        errors.print(f"[red]lab up failed:[/red] {escape(str(error)[:3000])}", highlight=False)
+        if check:  # the report still shows what runs and what does not
+            _check(stack, {}, list(lab.overrides().get("standIns", [])), {"failed": str(error)[:500]})
         raise typer.Exit(1) from error
     status.stop()
     applied = result.applied

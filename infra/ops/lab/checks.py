@@ -346,6 +346,9 @@ def restarts_keep_data(lab: LiveLab) -> CheckResult:
         volumes = data_volumes(inputs)
         if not volumes:
             continue
+        if (lab.container(name).attrs["State"].get("Health") or {}).get("Status") != "healthy":
+            problems.append(f"{name}: not healthy before the restart; not restarted")
+            continue
         before = {volume: manifest(lab, volume) for volume in volumes}
         lab.container(name).restart(timeout=30)
         try:
