@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 
 import pulumi
@@ -245,6 +246,17 @@ def test_the_manifest_time_is_source_date_epoch(monkeypatch: pytest.MonkeyPatch)
     assert build_export(plan_run())["deployment"]["manifest"]["time"] == "2023-11-14T22:13:20Z"
 
 
+def test_the_manifest_time_is_utc_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert build_export(plan_run())["deployment"]["manifest"]["time"] == "2023-11-14T22:13:20Z"
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
 def test_the_manifest_names_the_sdk_version_when_it_has_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pulumi, "__version__", "3.150.0", raising=False)
     assert build_export(plan_run())["deployment"]["manifest"]["version"] == "v3.150.0"
@@ -291,6 +303,10 @@ def test_a_resource_waits_for_all_it_depends_on() -> None:
 
 def test_references_outside_the_document_and_to_itself_do_not_block() -> None:
     assert urns([entry("a", "a", "missing", parent="gone", provider="absent::1"), entry("b")]) == ["a", "b"]
+
+
+def test_an_entry_without_dependencies_waits_only_for_its_parent() -> None:
+    assert urns([{"urn": "a", "parent": "b"}, entry("b")]) == ["b", "a"]
 
 
 def test_a_dependency_cycle_is_refused_with_its_members() -> None:

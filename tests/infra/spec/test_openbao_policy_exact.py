@@ -147,6 +147,13 @@ def test_the_least_privilege_check_refuses(grant: Grant, message: str) -> None:
     assert str(error.value) == message
 
 
+def test_the_raft_snapshot_exemption_does_not_end_the_check() -> None:
+    """The grants after the backup's raft snapshot are still checked."""
+    with pytest.raises(PolicyError) as error:
+        check_least_privilege("backup-role", (Grant("sys/storage/raft/snapshot", ("read",)), Grant("sys/mounts", ("read",))))
+    assert str(error.value) == "policy 'backup-role': path 'sys/mounts' reaches sys/ or auth/"
+
+
 @pytest.mark.parametrize(
     "grant",
     [
