@@ -44,7 +44,7 @@ run_init_files() {
 				if [ -x "$f" ]; then log "running $f"; "$f"; else log "sourcing $f"; . "$f"; fi ;;
 			*.sql) log "running $f"; mysql_root --database="${MYSQL_DATABASE:-mysql}" <"$f" ;;
 			*.sql.gz) log "running $f"; gzip -dc "$f" | mysql_root --database="${MYSQL_DATABASE:-mysql}" ;;
-			*) [ -e "$f" ] && log "ignoring $f" ;;
+			*) if [ -e "$f" ]; then log "ignoring $f"; fi ;;
 		esac
 	done
 }

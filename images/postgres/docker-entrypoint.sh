@@ -41,7 +41,7 @@ run_init_files() {
 				if [ -x "$f" ]; then log "running $f"; "$f"; else log "sourcing $f"; . "$f"; fi ;;
 			*.sql) log "running $f"; psql_init --dbname "$POSTGRES_DB" -f "$f" ;;
 			*.sql.gz) log "running $f"; gzip -dc "$f" | psql_init --dbname "$POSTGRES_DB" ;;
-			*) [ -e "$f" ] && log "ignoring $f" ;;
+			*) if [ -e "$f" ]; then log "ignoring $f"; fi ;;
 		esac
 	done
 }
@@ -61,6 +61,8 @@ initialize() {
 	# shellcheck disable=SC2086  # POSTGRES_INITDB_ARGS is a word list, as upstream
 	initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") $POSTGRES_INITDB_ARGS >&2
 	printf '\nhost all all all %s\n' "$POSTGRES_HOST_AUTH_METHOD" >>"$PGDATA/pg_hba.conf"
+	# the official image's server is built with this socket directory; initdb writes /tmp here
+	printf "\nunix_socket_directories = '/var/run/postgresql'\n" >>"$PGDATA/postgresql.conf"
 
 	export PGPASSWORD="$POSTGRES_PASSWORD"
 	pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -p 5432" -w start >&2

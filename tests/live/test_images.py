@@ -50,11 +50,11 @@ def run(engine: docker.DockerClient, network: str) -> Iterator[Callable[..., doc
     """Start a container on the test network (removed with its anonymous volumes afterwards)."""
     started: list[docker.models.containers.Container] = []
 
-    def start(image: str, **kwargs) -> docker.models.containers.Container:
+    def start(image: str, command: list[str] | None = None, **kwargs) -> docker.models.containers.Container:
         kwargs.setdefault("network", network)
         kwargs.setdefault("name", f"{PREFIX}-{uuid.uuid4().hex[:8]}")
         labels = {PREFIX: "1", **kwargs.pop("labels", {})}
-        container = engine.containers.run(image, detach=True, labels=labels, **kwargs)
+        container = engine.containers.run(image, command, detach=True, labels=labels, **kwargs)
         started.append(container)
         return container
 
@@ -128,8 +128,8 @@ CONTRACTS = {
 def test_every_recipe_has_a_pinned_contract_and_a_contract_file() -> None:
     assert set(CONTRACTS) == set(images.RECIPES)
     for name in images.RECIPES:
-        assert (images.IMAGES_DIR / name / "CONTRACT.md").is_file() or name == "platform-backup", name
-    assert (images.IMAGES_DIR / "backup" / "CONTRACT.md").is_file()
+        assert (images.IMAGES_DIR / name / "Dockerfile").is_file(), name
+        assert (images.IMAGES_DIR / name / "CONTRACT.md").is_file(), name
 
 
 @pytest.mark.parametrize("name", sorted(CONTRACTS))
@@ -148,7 +148,7 @@ def test_image_config_matches_the_contract(engine: docker.DockerClient, lab_imag
     recipe = images.RECIPES[name]
     assert labels[images.INPUTS_LABEL] == images.Builder(engine).recipe_hash(recipe)
     assert labels[images.STAND_IN_LABEL] == ("true" if name == "stand-in" else "false")
-    assert labels[images.REPLACES_LABEL] == ",".join(recipe.replaces)
+    assert labels[images.REPLACES_LABEL] == ",".join(recipe.replaced)
 
 
 def test_a_rebuild_with_nothing_changed_is_cached(engine: docker.DockerClient, lab_images: dict[str, str]) -> None:
@@ -168,10 +168,12 @@ def test_override_map_covers_every_catalog_image(lab_images: dict[str, str], tmp
     assert document["imageOverrides"]["wpcs-db"] == "sevensa-lab/mariadb:10.11-bookworm"
     assert document["imageOverrides"]["grafana"] == "sevensa-lab/stand-in:1"
     assert set(document["imageOverrides"].values()) <= set(lab_images.values())
-    assert document["standIns"] == [
-        "psra-frontend", "origin-engine", "rentguy-frontend", "rentguy-api", "wpcs-frontend", "wpcs-api",
-        "n8n", "langgraph-runtime", "claude-chat", "trading-dashboard", "grafana", "loki", "promtail",
-    ]
+    declared = {entry["name"]: entry["image"] for entry in images.catalog_entries()}
+    assert document["standIns"] == [name for name, image in declared.items() if image not in document["images"]]
+    assert {"grafana", "loki", "promtail", "n8n", "origin-engine"} <= set(document["standIns"])
+    assert not {"psra-api", "backup", "traefik", "keycloak", "openbao", "psra-db", "wpcs-db"} & set(document["standIns"])
+    # images built from this repository follow the catalog's tag
+    assert document["imageOverrides"]["backup"] == f"sevensa-lab/platform-backup:{declared['backup'].rsplit(':', 1)[1]}"
 
 
 # --- versions the lab claims ----------------------------------------------------------
@@ -271,6 +273,12 @@ def test_postgres_honours_the_official_entrypoint_contract(engine, lab_images, r
     assert sql("postgres", "s3cret-admin", "labdb", "SELECT id FROM marker") == (0, "42\n")
 
 
+def test_postgres_initializes_with_no_init_scripts(engine, lab_images, run) -> None:
+    server = run(lab_images["postgres"], user="70:70", environment={"POSTGRES_PASSWORD": "pw"}, tmpfs={"/var/run/postgresql": "uid=70,gid=70"})
+    ready = ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]
+    wait_until(lambda: exec_ok(server, ready)[0] == 0, "postgres with an empty /docker-entrypoint-initdb.d", server)
+
+
 def test_postgres_refuses_to_initialize_without_a_password(engine, lab_images) -> None:
     container = engine.containers.run(lab_images["postgres"], detach=True, user="70:70", network_mode="none", labels={PREFIX: "1"})
     try:
@@ -362,7 +370,7 @@ import socket, ssl, sys
 context = ssl.create_default_context(cafile="/ca/pebble.minica.pem")
 with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as raw:
     with context.wrap_socket(raw, server_hostname="pebble") as tls:
-        tls.sendall(("GET " + sys.argv[3] + " HTTP/1.0\\r\\nHost: pebble\\r\\n\\r\\n").encode())
+        tls.sendall(("GET " + sys.argv[3] + " HTTP/1.0\\r\\nHost: pebble\\r\\nUser-Agent: lab-test\\r\\n\\r\\n").encode())
         data = b""
         while chunk := tls.recv(65536):
             data += chunk

@@ -89,6 +89,7 @@ class Recipe:
 
     name: str
     version: str
+    """The tag; empty for images built from this repository (`services`): their catalog tag."""
     base: str
     """`rootfs:<name>` (a `ROOTFS` entry) or the name of another recipe."""
     replaces: tuple[str, ...] = ()
@@ -98,10 +99,18 @@ class Recipe:
     """Repository paths copied into the context (their content is part of the hash)."""
     stage: Stage | None = None
     stand_in: bool = False
+    services: tuple[str, ...] = ()
+    """Catalog services built from this repository: their (changing) catalog images are replaced."""
 
     @property
     def tag(self) -> str:
-        return f"{REPOSITORY}/{self.name}:{self.version}"
+        return f"{REPOSITORY}/{self.name}:{self.version or self.replaced[0].rsplit(':', 1)[1]}"
+
+    @property
+    def replaced(self) -> tuple[str, ...]:
+        """Every catalog image this recipe stands for (named, or declared by its `services`)."""
+        declared = {entry["name"]: entry["image"] for entry in catalog_entries()}
+        return self.replaces + tuple(declared[service] for service in self.services)
 
     @property
     def rootfs(self) -> Rootfs | None:
@@ -144,7 +153,7 @@ class Builder:
         if recipe.name in self.hashes:
             return self.hashes[recipe.name]
         base = self.rootfs_hash(recipe.rootfs) if recipe.rootfs else self.recipe_hash(RECIPES[recipe.base])
-        parts = [f"version={recipe.version}", f"base={base}", *(f"pin={pin}" for pin in recipe.pins)]
+        parts = [f"tag={recipe.tag}", f"base={base}", *(f"pin={pin}" for pin in recipe.pins)]
         files = [*_tree(IMAGES_DIR / recipe.name), *(f for source in recipe.sources for f in _tree(REPO_ROOT / source))]
         digest = hashlib.sha256("\n".join(parts).encode())
         for path in files:
@@ -186,9 +195,9 @@ class Builder:
         self.on_step(recipe.name, "docker build")
         labels = {
             INPUTS_LABEL: inputs,
-            REPLACES_LABEL: ",".join(recipe.replaces),
+            REPLACES_LABEL: ",".join(recipe.replaced),
             STAND_IN_LABEL: str(recipe.stand_in).lower(),
-            "org.opencontainers.image.version": recipe.version,
+            "org.opencontainers.image.version": recipe.tag.rsplit(":", 1)[1],
             "org.opencontainers.image.title": f"{recipe.name}{' (stand-in)' if recipe.stand_in else ''}",
         }
         log: list[str] = []
@@ -299,11 +308,11 @@ RECIPES: dict[str, Recipe] = {
         Recipe("alertmanager", "0.25-bookworm", "rootfs:alertmanager", ("prom/alertmanager:v0.28.1",)),
         Recipe("socket-proxy", "haproxy-2.6", "rootfs:haproxy", ("tecnativa/docker-socket-proxy:v0.4.1",)),
         Recipe(
-            "psra-api", "0.1.0", "rootfs:python", ("ghcr.io/sevensa/psra-api:0.1.0",), sources=("app",), stage=_stage_psra_api,
+            "psra-api", "", "rootfs:python", services=("psra-api",), sources=("app",), stage=_stage_psra_api,
         ),
         Recipe(
-            "platform-backup", "1.0.0", "rootfs:backup", ("ghcr.io/sevensa/platform-backup:1.0.0",),
-            (f"pypi:{PG_CLIENT_WHEEL}", f"go:github.com/restic/restic@{RESTIC}"), sources=("backup",), stage=_stage_backup,
+            "platform-backup", "", "rootfs:backup", pins=(f"pypi:{PG_CLIENT_WHEEL}", f"go:github.com/restic/restic@{RESTIC}"),
+            services=("backup",), sources=("backup",), stage=_stage_backup,
         ),
         Recipe("stand-in", "1", "rootfs:python", stand_in=True),
     )
@@ -332,18 +341,23 @@ def build_order(names: Iterable[str] | None = None) -> list[Recipe]:
 
 def image_map() -> dict[str, str]:
     """Catalog image reference -> local tag, for every image a recipe replaces."""
-    return {image: recipe.tag for recipe in RECIPES.values() for image in recipe.replaces}
+    return {image: recipe.tag for recipe in RECIPES.values() for image in recipe.replaced}
 
 
-def image_overrides(catalog: Path = CATALOG_FILE) -> tuple[dict[str, str], list[str]]:
+def catalog_entries(catalog: Path = CATALOG_FILE) -> list[dict]:
+    """The catalog's services and datastores (name, image, ...), as declared."""
+    data = yaml.safe_load(catalog.read_text())
+    return [*data.get("services", []), *data.get("datastores", [])]
+
+
+def image_overrides() -> tuple[dict[str, str], list[str]]:
     """The lab stack's `imageOverrides` (service or datastore name -> local tag) and the names
     of the services that run the stand-in because no recipe replaces their catalog image."""
-    data = yaml.safe_load(catalog.read_text())
     replaced = image_map()
     stand_in = RECIPES["stand-in"].tag
     overrides: dict[str, str] = {}
     stand_ins: list[str] = []
-    for entry in [*data.get("services", []), *data.get("datastores", [])]:
+    for entry in catalog_entries():
         local = replaced.get(entry["image"])
         if local is None:
             local = stand_in
@@ -427,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for result in results:
         name = f"{result.name} (stand-in)" if RECIPES[result.name].stand_in else result.name
         table.add_row(name, result.tag, f"{result.size_bytes / 1e6:.0f} MB", result.status, f"{result.seconds:.1f}")
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)
     console.print(f"image map: {overrides}")
     return 0
 
