@@ -169,8 +169,10 @@ def only_traefik_published(lab: LiveLab) -> CheckResult:
 
 
 def isolation_matrix(lab: LiveLab) -> CheckResult:
-    matrix = isolation.measure(lab.live())
-    problems = [
+    live = lab.live()
+    running = [c for c in live if lab.container(c.name).status == "running" and c.pid > 0]
+    matrix = isolation.measure(running)
+    problems = [f"{c.name}: not running, not measured" for c in live if c not in running] + list(matrix.unmeasured) + [
         f"{c.source} -> {c.target.container}:{c.target.port} on {c.target.network}: {'open' if c.measured else 'closed'}, plan {'open' if c.expected else 'closed'}"
         for c in matrix.differing
     ]
@@ -203,8 +205,12 @@ def certificates_from_acme(lab: LiveLab) -> CheckResult:
     for host in sorted(lab.routed_hosts()):
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        with socket.create_connection((PUBLIC_ADDRESS, 443), timeout=10) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
-            certificate = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+        try:
+            with socket.create_connection((PUBLIC_ADDRESS, 443), timeout=10) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
+                certificate = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+        except (OSError, ssl.SSLError) as exc:
+            problems.append(f"{host}: no certificate served ({exc})")
+            continue
         issuer = certificate.issuer.rfc4514_string()
         names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
         issuers[host] = issuer
@@ -228,7 +234,11 @@ def traefik_routes(lab: LiveLab) -> CheckResult:
     problems, seen = [], {}
     for host, route in sorted(lab.routed_hosts().items()):
         path = (route["paths"] or ["/"])[0]
-        response = https(host, path)
+        try:
+            response = https(host, path)
+        except httpx.TransportError as exc:
+            problems.append(f"{host}: {exc}")
+            continue
         seen[host] = response.status_code
         if route["forward_auth"]:
             location = response.headers.get("location", "")
@@ -246,15 +256,21 @@ def traefik_forward_auth_login(lab: LiveLab) -> CheckResult:
         return CheckResult("forward-auth leads to the Keycloak login", False, "no protected host in the plan")
     host, hops = protected[0], []
     url_host, path = host, "/"
+    response = None
     for _ in range(6):
-        response = https(url_host, path)
+        try:
+            response = https(url_host, path)
+        except httpx.TransportError as exc:
+            hops.append(f"{url_host}{path.split('?')[0]} {exc}")
+            response = None
+            break
         hops.append(f"{url_host}{path.split('?')[0]} {response.status_code}")
         location = response.headers.get("location")
         if not location:
             break
         target = httpx.URL(location)
         url_host, path = target.host, target.raw_path.decode()
-    ok = response.status_code == 200 and "kc-form-login" in response.text
+    ok = response is not None and response.status_code == 200 and "kc-form-login" in response.text
     return _result("forward-auth leads to the Keycloak login", [] if ok else [" -> ".join(hops)], " -> ".join(hops), hops)
 
 
@@ -262,7 +278,11 @@ def traefik_security_headers(lab: LiveLab) -> CheckResult:
     wanted = {"strict-transport-security": "max-age=", "x-content-type-options": "nosniff", "x-frame-options": "SAMEORIGIN", "referrer-policy": "strict-origin"}
     problems = []
     for host, route in sorted(lab.routed_hosts().items()):
-        response = https(host, (route["paths"] or ["/"])[0])
+        try:
+            response = https(host, (route["paths"] or ["/"])[0])
+        except httpx.TransportError as exc:
+            problems.append(f"{host}: {exc}")
+            continue
         problems += [f"{host}: {header} missing or wrong ({response.headers.get(header)!r})" for header, value in wanted.items() if value not in response.headers.get(header, "")]
     return _result("security headers on every host", problems, f"{', '.join(wanted)} on {len(lab.routed_hosts())} hosts")
 
@@ -273,6 +293,13 @@ def traefik_rate_limit(lab: LiveLab) -> CheckResult:
     if not public:
         return CheckResult("rate limit answers 429", False, "no public host in the plan to send requests to")
     host = public[0]
+    for candidate in public:
+        try:
+            https(candidate)
+            host = candidate
+            break
+        except httpx.TransportError:
+            continue
     statuses: dict[int, int] = {}
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
@@ -296,7 +323,10 @@ def traefik_internals_not_public(lab: LiveLab) -> CheckResult:
             pass
     for host in sorted(lab.routed_hosts()):
         for path in ("/metrics", "/dashboard/", "/api/rawdata", "/ping"):
-            response = https(host, path)
+            try:
+                response = https(host, path)
+            except httpx.TransportError:
+                continue  # refused before any path is served (no certificate for the name yet)
             if response.status_code == 200 and ("traefik" in response.text.lower() and path != "/metrics" or "traefik_" in response.text):
                 problems.append(f"{host}{path} serves Traefik's {path}")
     return _result("Traefik dashboard, API and /metrics not reachable from outside", problems, "ports 8080-8082 closed on 127.0.0.1; no host serves them")

@@ -49,6 +49,8 @@ class Cell:
 @dataclass(frozen=True)
 class Matrix:
     cells: tuple[Cell, ...]
+    unmeasured: tuple[str, ...] = ()
+    """Sources whose namespace vanished during the measurement (restarting): reported, never dropped."""
 
     @property
     def differing(self) -> list[Cell]:
@@ -61,6 +63,7 @@ class Matrix:
         return {
             "cells": len(self.cells),
             "open": sum(c.measured for c in self.cells),
+            "unmeasured": list(self.unmeasured),
             "differing": [asdict(c) | {"target": asdict(c.target)} for c in self.differing],
             "reachable": {source: self.reachable(source) for source in sorted({c.source for c in self.cells})},
         }
@@ -171,13 +174,18 @@ def endpoints(containers: Iterable[LiveContainer]) -> list[Endpoint]:
 def measure(containers: list[LiveContainer]) -> Matrix:
     targets = endpoints(containers)
     cells: list[Cell] = []
+    unmeasured: list[str] = []
     for source in containers:
         if source.pid <= 0:
             raise RuntimeError(f"{source.name} is not running: no network namespace to measure from")
         others = [t for t in targets if t.container != source.name]
-        measured = probe(source.pid, [(t.address, t.port) for t in others])
+        try:
+            measured = probe(source.pid, [(t.address, t.port) for t in others])
+        except RuntimeError as exc:  # the container restarted meanwhile: its namespace is gone
+            unmeasured.append(f"{source.name}: {exc}")
+            continue
         cells.extend(
             Cell(source.name, target, expected=target.network in source.planned_networks, measured=opened)
             for target, opened in zip(others, measured, strict=True)
         )
-    return Matrix(tuple(cells))
+    return Matrix(tuple(cells), tuple(unmeasured))
