@@ -42,6 +42,8 @@ def network(engine: docker.DockerClient) -> Iterator[str]:
     yield name
     for container in engine.containers.list(all=True, filters={"label": PREFIX}):
         container.remove(force=True, v=True)
+    for volume in engine.volumes.list(filters={"label": PREFIX}):
+        volume.remove(force=True)
     net.remove()
 
 
