@@ -210,8 +210,17 @@ class Builder:
                 tail = "\n".join(line for line in log[-12:] if line)
                 raise artifacts.ArtifactError(f"docker build of {recipe.name} failed: {chunk['error'].strip()}\n{tail}")
         shutil.rmtree(context, ignore_errors=True)
+        self._remove_superseded()
         image = self.client.images.get(recipe.tag)
         return BuildResult(recipe.name, recipe.tag, "built", time.monotonic() - started, image.attrs["Size"], inputs)
+
+    def _remove_superseded(self) -> None:
+        """Lab images that lost their tag to a rebuild (dangling, our label) take no more disk."""
+        for image in self.client.images.list(filters={"dangling": True, "label": INPUTS_LABEL}):
+            try:
+                self.client.images.remove(image.id)
+            except docker.errors.APIError:  # still used by a container: kept until it is gone
+                continue
 
     def _image(self, tag: str):
         try:
