@@ -30,11 +30,21 @@ EXPORT_VERSION = 3
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 STACK_TYPE = "pulumi:pulumi:Stack"
-RESOURCE_REF_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
 
 
 def is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
+
+
+def holds_secret(value: Any) -> bool:
+    """A secret anywhere inside `value` (an input whose output must then be secret too)."""
+    if is_secret(value):
+        return True
+    if isinstance(value, dict):
+        return any(holds_secret(item) for item in value.values())
+    if isinstance(value, list):
+        return any(holds_secret(item) for item in value)
+    return False
 
 
 class _Sealer:
@@ -62,7 +72,7 @@ class _Sealer:
 
     def seal_outputs(self, registration: Registration) -> dict[str, Any]:
         """Outputs are secret where the input was, or where the resource declares them secret."""
-        secret_inputs = {key for key, value in registration.inputs.items() if is_secret(value)}
+        secret_inputs = {key for key, value in registration.inputs.items() if holds_secret(value)}
         secret_keys = secret_inputs | set(registration.additional_secret_outputs)
         sealed: dict[str, Any] = {}
         for key, value in registration.outputs.items():

@@ -19,7 +19,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from infra.plan.document import SECRET_SIG, SECRET_VALUE, _ordered, _Sealer, build_export, dumps, is_secret
-from infra.plan.offline import PlanRun, Registration
+from infra.plan.record import PlanRun, Registration
 
 STACK_URN = "urn:pulumi:dev::proj::pulumi:pulumi:Stack::proj-dev"
 PASSWORD_TYPE = "random:index/randomPassword:RandomPassword"
@@ -317,3 +317,17 @@ def test_a_dependency_cycle_is_refused_with_its_members() -> None:
 
 def test_dumps_is_sorted_indented_and_ends_with_a_newline() -> None:
     assert dumps({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == '{\n  "a": [\n    1,\n    {\n      "c": 3,\n      "d": 2\n    }\n  ],\n  "b": 1\n}\n'
+
+
+def test_an_output_is_secret_where_a_secret_sat_anywhere_inside_its_input() -> None:
+    """Regression: only a top-level secret input made its output secret; one nested inside a
+    mapping or list came back, as an output, in plaintext."""
+    reg = registration(
+        inputs={"keepers": {"salt": wire("s4lt")}, "hosts": ["a", wire("b")], "plain": {"x": 1}},
+        outputs={"keepers": {"salt": "s4lt"}, "hosts": ["a", "b"], "plain": {"x": 1}},
+    )
+    assert _Sealer("dev").seal_outputs(reg) == {
+        "keepers": envelope({"salt": "s4lt"}),
+        "hosts": envelope(["a", "b"]),
+        "plain": {"x": 1},
+    }
