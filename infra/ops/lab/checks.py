@@ -118,7 +118,8 @@ def inspect_matches_plan(lab: LiveLab) -> CheckResult:
         want_caps = inputs.get("capabilities", {})
         checks = {
             "read-only root": (host["ReadonlyRootfs"], bool(inputs.get("readOnly", False))),
-            "user": (config.get("User", ""), inputs.get("user", "")),
+            # no planned user: the image's own (Docker copies it into the container's config)
+            "user": (config.get("User", ""), inputs.get("user") or lab.client.images.get(attrs["Image"]).attrs["Config"].get("User", "")),
             "cap drop": (sorted(host.get("CapDrop") or []), sorted(want_caps.get("drops", []))),
             "cap add": (sorted(host.get("CapAdd") or []), sorted(want_caps.get("adds", []))),
             "no-new-privileges": ("no-new-privileges:true" in (host.get("SecurityOpt") or []), "no-new-privileges:true" in inputs.get("securityOpts", [])),
@@ -288,28 +289,32 @@ def traefik_security_headers(lab: LiveLab) -> CheckResult:
 
 
 def traefik_rate_limit(lab: LiveLab) -> CheckResult:
-    """More requests than average+burst in a second: some answer 429."""
-    public = [h for h, r in sorted(lab.routed_hosts().items()) if not r["forward_auth"]]
+    """More requests in a second than average+burst, sent concurrently: some answer 429."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    public = [(h, (r["paths"] or ["/"])[0]) for h, r in sorted(lab.routed_hosts().items()) if not r["forward_auth"]]
     if not public:
         return CheckResult("rate limit answers 429", False, "no public host in the plan to send requests to")
-    host = public[0]
-    for candidate in public:
+    host, path = public[0]
+    for candidate, candidate_path in public:
         try:
-            https(candidate)
-            host = candidate
+            https(candidate, candidate_path)
+            host, path = candidate, candidate_path
             break
         except httpx.TransportError:
             continue
-    statuses: dict[int, int] = {}
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with httpx.Client(verify=context, timeout=10, limits=httpx.Limits(max_keepalive_connections=20)) as client:
-        for _ in range(400):
-            code = client.get(f"https://{PUBLIC_ADDRESS}/", headers={"Host": host}, extensions={"sni_hostname": host}).status_code
-            statuses[code] = statuses.get(code, 0) + 1
-            if statuses.get(429, 0) >= 5:
-                break
-    return _result("rate limit answers 429", [] if 429 in statuses else [f"{host}: no 429 in {statuses}"], f"{host}: {statuses}", statuses)
+    statuses: dict[int, int] = {}
+    with httpx.Client(verify=context, timeout=10, limits=httpx.Limits(max_connections=40)) as client:
+
+        def one(_: int) -> int:
+            return client.get(f"https://{PUBLIC_ADDRESS}{path}", headers={"Host": host}, extensions={"sni_hostname": host}).status_code
+
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            for code in pool.map(one, range(600)):
+                statuses[code] = statuses.get(code, 0) + 1
+    return _result("rate limit answers 429", [] if 429 in statuses else [f"{host}{path}: no 429 in {statuses}"], f"{host}{path}: {statuses}", statuses)
 
 
 def traefik_internals_not_public(lab: LiveLab) -> CheckResult:
@@ -347,7 +352,7 @@ def security_content_applied(lab: LiveLab) -> CheckResult:
 
 
 # -- restarts and faults --------------------------------------------------------------------
-TRANSIENT = ("postmaster.pid", "postmaster.opts", ".lock", ".pid", "pg_stat_tmp/", "pg_wal/", "pg_subtrans/", "pg_logical/", "pg_xact/", "pg_multixact/", "pg_notify/")
+TRANSIENT = ("postmaster.pid", "postmaster.opts", "pg_internal.init", ".lock", ".pid", "pg_stat_tmp/", "pg_wal/", "pg_subtrans/", "pg_logical/", "pg_xact/", "pg_multixact/", "pg_notify/")
 
 
 def data_volumes(inputs: Mapping[str, Any]) -> list[str]:
