@@ -17,7 +17,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-ACTION_PINS = ROOT.parent / "shared" / "reference" / "action-pins.md"
+ACTION_PINS = ROOT / ".github" / "action-pins.md"  # the reference list of release SHAs, kept beside the workflows
 ZIZMOR = Path(sys.executable).parent / "zizmor"
 PINNED_USE = re.compile(r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # (?P<tag>v\d+\.\d+\.\d+)$")
 SECRET_REFERENCE = re.compile(r"\bsecrets\.(\w+)")
@@ -96,7 +96,7 @@ def test_every_action_is_pinned_to_a_commit_sha_with_its_version() -> None:
 
 
 def test_pins_match_the_reference_list() -> None:
-    """The SHA of each pinned tag is the one the actions' repositories give (shared/reference/action-pins.md)."""
+    """The SHA of each pinned tag is the one the actions' repositories give (.github/action-pins.md)."""
     assert ACTION_PINS.exists(), f"{ACTION_PINS} is missing"
     table = {
         (action, tag): sha
