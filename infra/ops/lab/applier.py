@@ -468,8 +468,9 @@ class Applier:
             else:
                 request = translate_container(entry.inputs, entry.urn)
                 declared.add(("container", request.name))
-                self._container(entry, request, images, unit.after)
-                if request.start and request.lab.get("wait"):
+                changed = self._container(entry, request, images, unit.after)
+                # like a second `pulumi up`: an unchanged container is not waited for again
+                if changed and request.start and request.lab.get("wait"):
                     waits[entry.urn] = (request.name, int(request.lab.get("wait_timeout", 300)))
                     started_at[entry.urn] = time.monotonic()
         for urn in sorted(set(waits) - healthy):
@@ -569,7 +570,8 @@ class Applier:
             self.result.created.append(f"volume {name}")
         return name
 
-    def _container(self, entry: PlannedEntry, request: ContainerRequest, images: Mapping[str, str], after: set[str]) -> None:
+    def _container(self, entry: PlannedEntry, request: ContainerRequest, images: Mapping[str, str], after: set[str]) -> bool:
+        """Create, replace or keep one container; True when it was (re)created."""
         image = self._image_for(entry, images)
         # a container is replaced when its inputs, its image or a container it comes after (a file seed) change
         seeds = sorted(self._digests[d] for d in after if d in self._digests)
@@ -580,7 +582,7 @@ class Applier:
             if request.start and current.status != "running":
                 current.start()
             self.result.kept.append(f"container {request.name}")
-            return
+            return False
         if current is not None:
             current.remove(force=True, v=True)
             self.result.replaced.append(f"container {request.name}")
@@ -605,6 +607,7 @@ class Applier:
             self.api.put_archive(container_id, "/", _archive(uploads))
         if request.start:
             self.api.start(container_id)
+        return True
 
     def _endpoint(self, network: Mapping[str, Any]) -> EndpointConfig:
         return self.api.create_endpoint_config(aliases=network.get("aliases"), ipv4_address=network.get("ipv4Address"))
