@@ -1,8 +1,7 @@
 """Live tests: a real Docker engine (Debian's 20.10, API 1.41) and the lab on it.
 
 The engine is installed and started by `scripts/install-docker.sh` when absent; a test that
-needs it fails loudly when it cannot be had. `live_lab` brings the lab stack up (converging:
-fast when it is up already) and gives the plan it was made from beside the engine.
+needs it fails loudly when it cannot be had.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from infra.ops.lab import checks, lab
+from infra.ops.lab import lab
 
 BUSYBOX_IMAGE = "sevensa-lab-test/busybox:1"
 BUSYBOX = Path("/usr/bin/busybox")
@@ -50,19 +49,3 @@ def busybox_image(engine: docker.DockerClient) -> str:
             tar.addfile(info)
     engine.api.import_image_from_data(buffer.getvalue(), repository=BUSYBOX_IMAGE.split(":")[0], tag="1", changes=['CMD ["sh"]'])
     return BUSYBOX_IMAGE
-
-
-@pytest.fixture(scope="session")
-def live_lab(engine: docker.DockerClient) -> checks.LiveLab:
-    """The lab stack, up (converged) on the engine, with its plan."""
-    from infra.ops.lab.content import content_appliers
-
-    try:
-        lab.up(lab.DEFAULT_STACK, families=content_appliers(lab.DEFAULT_STACK, lambda message: None), engine=False)
-    except Exception as exc:  # noqa: BLE001 - the lab must come up: fail loudly with why
-        pytest.fail(f"the lab did not come up: {type(exc).__name__}: {exc}")
-    return checks.LiveLab(engine, lab.lab_document(lab.DEFAULT_STACK, lab.LabState(lab.DEFAULT_STACK)), lab=lab.DEFAULT_STACK)
-
-
-def assert_passed(result: checks.CheckResult) -> None:
-    assert result.passed, f"{result.name}: {result.detail}"
