@@ -279,6 +279,8 @@ def test_postgres_initializes_with_no_init_scripts(engine, lab_images, run) -> N
     server = run(lab_images["postgres"], user="70:70", environment={"POSTGRES_PASSWORD": "pw"}, tmpfs={"/var/run/postgresql": "uid=70,gid=70"})
     ready = ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]
     wait_until(lambda: exec_ok(server, ready)[0] == 0, "postgres with an empty /docker-entrypoint-initdb.d", server)
+    code, output = exec_ok(server, ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-tAc", "select count(*) from pg_database where not datistemplate"], env={"PGPASSWORD": "pw"})
+    assert (code, output.strip()) == (0, "1"), output  # only the default database: no init script ran
 
 
 def test_postgres_refuses_to_initialize_without_a_password(engine, lab_images) -> None:
