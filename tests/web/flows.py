@@ -13,7 +13,9 @@ from datetime import date, timedelta
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def create_declaration(driver: WebDriver, base_url: str, today: date, supplier: 
     set_date(driver, field(driver, "issue_date"), today - timedelta(days=30))
     set_date(driver, field(driver, "valid_from"), today - timedelta(days=30))
     set_date(driver, field(driver, "valid_until"), today + timedelta(days=40))
-    driver.find_element(By.XPATH, "//button[normalize-space()='Store declaration']").click()
+    submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Store declaration']"))
 
 
 def fill_calculation(
@@ -86,7 +88,7 @@ def fill_calculation(
     type_into(field(driver, "product_fob_price"), fob_price)
     for index, material in enumerate(materials if materials is not None else three_materials(today)):
         if not driver.find_elements(By.ID, f"m{index}_hs_code"):
-            driver.find_element(By.XPATH, "//button[normalize-space()='Add a material']").click()
+            submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Add a material']"))
         type_into(field(driver, f"m{index}_hs_code"), material.hs_code)
         type_into(field(driver, f"m{index}_origin"), material.origin)
         type_into(field(driver, f"m{index}_value"), material.value)
@@ -98,8 +100,16 @@ def fill_calculation(
             set_date(driver, field(driver, f"m{index}_dispatch_date"), material.dispatch_date)
 
 
+def submit(driver: WebDriver, button: WebElement, timeout: float = 20) -> None:
+    """Click what loads a new page (a form's button, a link) and wait until the old page is gone:
+    looking at the answer right after the click races the navigation (it failed under load)."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
+
+
 def submit_calculation(driver: WebDriver) -> None:
-    driver.find_element(By.XPATH, "//button[contains(@class, 'primary') and normalize-space()='Calculate origin']").click()
+    submit(driver, driver.find_element(By.XPATH, "//button[contains(@class, 'primary') and normalize-space()='Calculate origin']"))
 
 
 def fill_and_submit_calculation(driver: WebDriver, base_url: str, today: date | None = None, **fields: object) -> str:

@@ -27,6 +27,7 @@ from tests.web.flows import (
     field,
     field_error,
     fill_and_submit_calculation,
+    submit,
     submit_calculation,
     type_into,
     verdict,
@@ -66,14 +67,14 @@ def test_declaration_calculation_result_pdf_and_history(platform_app: RunningApp
         assert field(driver, "product_fob_price").get_attribute("value") == "120.00"
         save_screenshot(driver, "02-calculation-inline-error")
 
-        driver.find_element(By.XPATH, "//button[normalize-space()='Add a material']").click()  # rows come and go, values stay
+        submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Add a material']"))  # rows come and go, values stay
         assert driver.switch_to.active_element.get_attribute("id") == "m3_hs_code"
-        driver.find_element(By.XPATH, "//button[normalize-space()='Remove material 4']").click()
+        submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Remove material 4']"))
         assert len(driver.find_elements(By.CSS_SELECTOR, "fieldset.material")) == 3
         assert [field(driver, f"m{i}_hs_code").get_attribute("value") for i in range(3)] == ["850300", "720917", "854449"]
 
         type_into(field(driver, "product_hs_code"), "850110")
-        driver.find_element(By.XPATH, "//button[normalize-space()='Look up heading and rule']").click()
+        submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Look up heading and rule']"))
         lookup = driver.find_element(By.ID, "lookup").text
         rule = default_rulebook().find_rule("EU-JP", "850110", today)
         assert rule is not None
@@ -101,7 +102,7 @@ def test_declaration_calculation_result_pdf_and_history(platform_app: RunningApp
         assert "Origin calculation certificate" in text and "ORIGINATING" in text
         assert "NOM share of the ex-works price 45.00 %; limit 50.00 %" in " ".join(text.split()) and "EU origin proven by a valid LTSD" in text
 
-        driver.find_element(By.LINK_TEXT, "My calculations").click()
+        submit(driver, driver.find_element(By.LINK_TEXT, "My calculations"))
         rows = driver.find_elements(By.CSS_SELECTOR, "tbody tr")
         assert len(rows) == 1 and "850110" in rows[0].text and "originating" in rows[0].text
         assert rows[0].find_element(By.TAG_NAME, "a").get_attribute("href") == result_url
