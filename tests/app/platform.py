@@ -88,21 +88,26 @@ def provision_realm(keycloak_server: Any) -> PsraRealm:
     for client_id, mappers, lifespan in ((TEST_CLIENT, [AUDIENCE_MAPPER], 300), (SHORT_CLIENT, [AUDIENCE_MAPPER], 1), (FOREIGN_CLIENT, [], 300)):
         _password_grant_client(admin, realm, client_id, {"protocolMappers": mappers, "attributes": {"access.token.lifespan": str(lifespan)}})
     for username, roles in USERS.items():
-        user_id = admin.create_user(
-            {
-                "username": username,
-                "enabled": True,
-                "email": f"{username}@example.test",
-                "emailVerified": True,
-                "firstName": username.title(),
-                "lastName": "Test",
-                "credentials": [{"type": "password", "value": realm.password, "temporary": False}],
-            },
-            exist_ok=False,
-        )
-        if roles:
-            admin.assign_realm_roles(user_id, [admin.get_realm_role(role) for role in roles])
+        create_test_user(admin, username, roles, realm.password)
     return realm
+
+
+def create_test_user(admin: Any, username: str, roles: tuple[str, ...] | list[str], password: str) -> None:
+    """A verified user with a permanent password and the given realm roles."""
+    user_id = admin.create_user(
+        {
+            "username": username,
+            "enabled": True,
+            "email": f"{username}@example.test",
+            "emailVerified": True,
+            "firstName": username.title(),
+            "lastName": "Test",
+            "credentials": [{"type": "password", "value": password, "temporary": False}],
+        },
+        exist_ok=False,
+    )
+    if roles:
+        admin.assign_realm_roles(user_id, [admin.get_realm_role(role) for role in roles])
 
 
 def provision_claims_client(keycloak_server: Any, realm: PsraRealm, client_id: str, claims: dict[str, str]) -> None:

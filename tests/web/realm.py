@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from tests.app.platform import create_test_user
+
 REALM = "psra-web-tests"
 AUDIENCE = "psra-api"
 CLIENT = "psra-web-tests"
@@ -59,17 +61,5 @@ def provision_web_realm(keycloak_server: Any) -> WebRealm:
         skip_exists=False,
     )
     for username, roles in USERS.items():
-        user_id = admin.create_user(
-            {
-                "username": username,
-                "enabled": True,
-                "email": f"{username}@example.test",
-                "emailVerified": True,
-                "firstName": username.title(),
-                "lastName": "Test",
-                "credentials": [{"type": "password", "value": password, "temporary": False}],
-            },
-            exist_ok=False,
-        )
-        admin.assign_realm_roles(user_id, [admin.get_realm_role(role) for role in roles])
+        create_test_user(admin, username, roles, password)
     return WebRealm(keycloak_server.base_url, password, secret)
