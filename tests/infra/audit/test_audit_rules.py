@@ -7,13 +7,20 @@ import pytest
 
 from infra.audit import RULES, RULES_BY_ID, audit
 from infra.audit.model import Finding
+from infra.audit.resources import Resources
 from infra.plan.document import parse_export
 from tests.infra.audit.crafted import compliant_document
 from tests.infra.audit.rule_cases import CASES
+from tests.infra.audit.rule_conditions import ACCEPTED, VIOLATIONS, Accepted, Violation
 
 
 def findings(document: dict) -> list[Finding]:
     return audit(parse_export(document), "crafted").findings
+
+
+def rule_findings(document: dict, rule_id: str) -> list[Finding]:
+    """One rule's findings only: each rule is tried on its own, so a test covers the code it means to."""
+    return RULES_BY_ID[rule_id].check(Resources(parse_export(document)))
 
 
 def test_rules_are_many_and_drawn_from_the_invariants() -> None:
@@ -35,7 +42,7 @@ def test_compliant_platform_has_no_findings() -> None:
 def test_rule_fires_on_its_violation(rule_id: str) -> None:
     document = compliant_document()
     urn = CASES[rule_id].fire(document)
-    fired = [f for f in findings(document) if f.rule == rule_id]
+    fired = rule_findings(document, rule_id)
     assert fired, f"{rule_id} did not fire"
     assert urn in {f.urn for f in fired}, f"{rule_id} named {[f.urn for f in fired]}, expected {urn}"
     assert all(f.severity == RULES_BY_ID[rule_id].severity and f.fix == RULES_BY_ID[rule_id].fix for f in fired)
@@ -44,10 +51,30 @@ def test_rule_fires_on_its_violation(rule_id: str) -> None:
 @pytest.mark.parametrize("rule_id", sorted(CASES))
 def test_rule_accepts_its_near_miss(rule_id: str) -> None:
     document = compliant_document()
-    near_miss = CASES[rule_id].near_miss
-    if near_miss is not None:
-        near_miss(document)
-    assert [f.message for f in findings(document) if f.rule == rule_id] == []
+    CASES[rule_id].near_miss(document)
+    assert [f.message for f in rule_findings(document, rule_id)] == []
+
+
+def test_every_rule_has_a_near_miss_and_a_case_per_condition() -> None:
+    """No rule is tried on one side only: each has a near miss, a message-checked violation and an accepted boundary."""
+    assert all(callable(CASES[rule_id].near_miss) for rule_id in RULES_BY_ID)
+    assert {v.rule for v in VIOLATIONS} <= set(RULES_BY_ID) and {a.rule for a in ACCEPTED} <= set(RULES_BY_ID)
+    assert len({v.id for v in VIOLATIONS}) == len(VIOLATIONS) and len({a.id for a in ACCEPTED}) == len(ACCEPTED)
+
+
+@pytest.mark.parametrize("violation", VIOLATIONS, ids=lambda v: v.id)
+def test_each_condition_gives_its_exact_findings(violation: Violation) -> None:
+    document = compliant_document()
+    violation.edit(document)
+    fired = rule_findings(document, violation.rule)
+    assert sorted((f.urn.rsplit("::", 1)[-1], f.message) for f in fired) == sorted(violation.findings)
+
+
+@pytest.mark.parametrize("accepted", ACCEPTED, ids=lambda a: a.id)
+def test_each_boundary_is_accepted(accepted: Accepted) -> None:
+    document = compliant_document()
+    accepted.edit(document)
+    assert [f.message for f in rule_findings(document, accepted.rule)] == []
 
 
 def test_unknown_values_are_not_violations() -> None:

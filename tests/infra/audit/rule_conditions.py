@@ -1,0 +1,621 @@
+"""Every condition of every audit rule, one failing case each with the exact findings it must give,
+and the boundaries each rule must accept (KICS-style positive and negative samples, per condition).
+
+`rule_cases.CASES` holds one violation and one near miss per rule; this module holds the rest:
+a rule that checks three settings has a case per setting, an inclusive threshold is tried on both
+sides, and each message is asserted whole (messages name the key, the value and what is allowed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tests.infra.audit.crafted import DOMAIN, container
+from tests.infra.audit.rule_cases import (
+    CLIENT,
+    REALM,
+    TRAEFIK_DYNAMIC,
+    TRAEFIK_STATIC,
+    _add_resource,
+    _edit,
+    _env,
+    _file,
+    _label,
+    _labels,
+    _resource,
+)
+
+Document = dict[str, Any]
+Edit = Callable[[Document], Any]
+
+
+@dataclass(frozen=True)
+class Violation:
+    """`edit` breaks the compliant platform; `rule` must then report exactly `findings`."""
+
+    rule: str
+    name: str
+    edit: Edit
+    findings: tuple[tuple[str, str], ...]  # (resource name, the last URN segment; message)
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}:{self.name}"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """`edit` stays within what `rule` allows (a boundary, a documented alternative)."""
+
+    rule: str
+    name: str
+    edit: Edit
+
+    @property
+    def id(self) -> str:
+        return f"{self.rule}:{self.name}"
+
+
+def _unlabel(name: str, key: str) -> Edit:
+    def apply(document: Document) -> None:
+        inputs = container(document, name)["inputs"]
+        inputs["labels"] = [item for item in inputs["labels"] if item["label"] != key]
+
+    return apply
+
+
+def _all(*edits: Edit) -> Edit:
+    def apply(document: Document) -> None:
+        for edit in edits:
+            edit(document)
+
+    return apply
+
+
+# ---- Keycloak (KC-*) --------------------------------------------------------------------------
+
+_REALM_NAME = "sevensa"
+_RULE = "traefik.http.routers.keycloak.rule"
+
+
+def _realm(**changes: Any) -> Edit:
+    return _resource(REALM, "realm", **changes)
+
+
+def _client(**changes: Any) -> Edit:
+    return _resource(CLIENT, "psra-client", **changes)
+
+
+def _realm_finding(message: str) -> tuple[tuple[str, str], ...]:
+    return (("realm", f"realm {_REALM_NAME} {message}"),)
+
+
+def _client_findings(*messages: str) -> tuple[tuple[str, str], ...]:
+    return tuple(("psra-client", f"client psra-client {m}") for m in messages)
+
+
+def _keycloak_findings(*messages: str) -> tuple[tuple[str, str], ...]:
+    return tuple(("keycloak-container", m) for m in messages)
+
+
+_COMPLIANT_REALM = {
+    "securityDefenses": {"bruteForceDetection": {"maxLoginFailures": 5.0}},
+    "passwordPolicy": "length(12) and notUsername and notEmail and passwordHistory(5)",
+    "accessTokenLifespan": "5m",
+    "ssoSessionMaxLifespan": "10h",
+    "revokeRefreshToken": True,
+    "sslRequired": "external",
+}
+
+
+def _other_realm(events: bool = True, totp: bool = True) -> Edit:
+    """A second realm `other`, its children tied to it by realm name only (no dependency)."""
+    edits = [_add_resource("keycloak:index/realm:Realm", "other-realm", {"realm": "other", **_COMPLIANT_REALM})]
+    if events:
+        edits.append(
+            _add_resource(
+                "keycloak:index/realmEvents:RealmEvents",
+                "other-events",
+                {"realmId": "other", "eventsEnabled": True, "adminEventsEnabled": True, "eventsExpiration": 86_400.0},
+            )
+        )
+    if totp:
+        edits.append(
+            _add_resource(
+                "keycloak:index/requiredAction:RequiredAction",
+                "other-totp",
+                {"realmId": "other", "alias": "CONFIGURE_TOTP", "enabled": True},
+            )
+        )
+    return _all(*edits)
+
+
+def _otp_step(requirement: str | None) -> Edit:
+    inputs = {"realmId": _REALM_NAME, "authenticator": "auth-otp-form", "parentFlowAlias": "browser-otp"}
+    if requirement is not None:
+        inputs["requirement"] = requirement
+    return _add_resource("keycloak:authentication/execution:Execution", "otp-step", inputs)
+
+
+_NO_TOTP = _resource("requiredAction:RequiredAction", "realm-totp", enabled=False)
+_NO_OTP = "enforces no OTP: neither a CONFIGURE_TOTP required action nor an OTP step in a flow"
+_NO_EVENTS = "does not record login and admin events with an expiry"
+
+
+def _events(**changes: Any) -> Edit:
+    return _resource("realmEvents:RealmEvents", "realm-events", **changes)
+
+
+def _local_domain(document: Document) -> None:
+    """The stack declares a local domain (`*.localhost`): localhost redirect URIs are allowed."""
+    stack = next(r for r in document["deployment"]["resources"] if r["type"] == "pulumi:pulumi:Stack")
+    stack["outputs"]["domain"] = "psra.localhost"
+
+
+KEYCLOAK_VIOLATIONS = (
+    Violation("KC-01", "no-detection-block", _realm(securityDefenses={"headers": {}}), _realm_finding("has brute-force detection off")),
+    Violation("KC-01", "defenses-not-a-mapping", _realm(securityDefenses=["bruteForceDetection"]), _realm_finding("has brute-force detection off")),
+    Violation(
+        "KC-01",
+        "detection-without-limit",
+        _realm(securityDefenses={"bruteForceDetection": {}}),
+        _realm_finding("locks out after the default 30 failures (want ≤ 10)"),
+    ),
+    Violation(
+        "KC-01",
+        "one-failure-too-many",
+        _realm(securityDefenses={"bruteForceDetection": {"maxLoginFailures": 11.0}}),
+        _realm_finding("locks out after 11.0 failures (want ≤ 10)"),
+    ),
+    Violation(
+        "KC-01",
+        "zero-failures",
+        _realm(securityDefenses={"bruteForceDetection": {"maxLoginFailures": 0}}),
+        _realm_finding("locks out after the default 30 failures (want ≤ 10)"),
+    ),
+    Violation(
+        "KC-13", "registration-as-text", _realm(registrationAllowed="true"),
+        _realm_finding("lets anyone register an account (registrationAllowed)"),
+    ),
+    Violation(
+        "KC-02",
+        "no-policy",
+        _realm(passwordPolicy=None),
+        _realm_finding("password policy lacks length(12), notUsername, notEmail, passwordHistory (is 'empty')"),
+    ),
+    Violation(
+        "KC-02",
+        "length-one-short",
+        _realm(passwordPolicy="length(11) and notUsername and notEmail and passwordHistory(5)"),
+        _realm_finding("password policy lacks length(12) (is 'length(11) and notUsername and notEmail and passwordHistory(5)')"),
+    ),
+    Violation(
+        "KC-02",
+        "length-not-a-number",
+        _realm(passwordPolicy="length(x) and notEmail and passwordHistory(5)"),
+        _realm_finding("password policy lacks length(12), notUsername (is 'length(x) and notEmail and passwordHistory(5)')"),
+    ),
+    Violation(
+        "KC-02",
+        "no-not-email",
+        _realm(passwordPolicy="length(12) and notUsername and passwordHistory(5)"),
+        _realm_finding("password policy lacks notEmail (is 'length(12) and notUsername and passwordHistory(5)')"),
+    ),
+    Violation(
+        "KC-02",
+        "no-history",
+        _realm(passwordPolicy="length(12) and notUsername and notEmail"),
+        _realm_finding("password policy lacks passwordHistory (is 'length(12) and notUsername and notEmail')"),
+    ),
+    Violation(
+        "KC-03", "access-one-second-over", _realm(accessTokenLifespan="5m1s"),
+        _realm_finding("issues access tokens for 301s (want ≤ 300s)"),
+    ),
+    Violation(
+        "KC-03", "session-one-second-over", _realm(ssoSessionMaxLifespan="24h0m1s"),
+        _realm_finding("keeps SSO sessions for 86401s (want ≤ 86400s)"),
+    ),
+    Violation(
+        "KC-03", "no-rotation", _realm(revokeRefreshToken=None),
+        _realm_finding("does not rotate refresh tokens (revokeRefreshToken is not true)"),
+    ),
+    Violation("KC-10", "ssl-none-upper", _realm(sslRequired="NONE"), _realm_finding("does not require SSL (sslRequired=NONE)")),
+    Violation(
+        "KC-10", "ssl-external-requests", _realm(sslRequired="external-requests"),
+        _realm_finding("does not require SSL (sslRequired=external-requests)"),
+    ),
+    Violation("KC-11", "otp-action-other-alias", _resource("requiredAction:RequiredAction", "realm-totp", alias="VERIFY_EMAIL"), _realm_finding(_NO_OTP)),
+    Violation("KC-11", "otp-step-disabled", _all(_NO_TOTP, _otp_step("DISABLED")), _realm_finding(_NO_OTP)),
+    Violation("KC-11", "otp-step-without-requirement", _all(_NO_TOTP, _otp_step(None)), _realm_finding(_NO_OTP)),
+    Violation(
+        "KC-11",
+        "other-authenticator",
+        _all(_NO_TOTP, _otp_step("REQUIRED"), _resource("execution:Execution", "otp-step", authenticator="auth-username-form")),
+        _realm_finding(_NO_OTP),
+    ),
+    Violation("KC-11", "other-realm-without-otp", _other_realm(totp=False), (("other-realm", f"realm other {_NO_OTP}"),)),
+    Violation("KC-12", "login-events-off", _events(eventsEnabled=False), _realm_finding(_NO_EVENTS)),
+    Violation("KC-12", "no-expiry", _events(eventsExpiration=None), _realm_finding(_NO_EVENTS)),
+    Violation("KC-12", "zero-expiry", _events(eventsExpiration=0.0), _realm_finding(_NO_EVENTS)),
+    Violation("KC-12", "other-realm-without-events", _other_realm(events=False), (("other-realm", f"realm other {_NO_EVENTS}"),)),
+    Violation(
+        "KC-04",
+        "every-uri-condition",
+        _client(
+            validRedirectUris=[f"http://psra.{DOMAIN}/cb", "https://localhost:3000/cb"],
+            validPostLogoutRedirectUris=[f"https://psra.{DOMAIN}/*"],
+            webOrigins=[f"https://psra.{DOMAIN}", "*"],
+        ),
+        _client_findings(
+            f"accepts a non-https URI 'http://psra.{DOMAIN}/cb'",
+            "accepts a localhost URI 'https://localhost:3000/cb' outside a local stack",
+            f"accepts a wildcard postlogoutredirect URI 'https://psra.{DOMAIN}/*'",
+            "allows any web origin ('*')",
+        ),
+    ),
+    Violation(
+        "KC-04",
+        "wildcard-redirect",
+        _client(validRedirectUris=["https://*.example.test/cb"]),
+        _client_findings("accepts a wildcard redirect URI 'https://*.example.test/cb'"),
+    ),
+    Violation(
+        "KC-04",
+        "plain-http-localhost-outside-a-local-stack",
+        _client(validRedirectUris=["http://127.0.0.1:8080/cb"]),
+        _client_findings("accepts a non-https URI 'http://127.0.0.1:8080/cb'"),
+    ),
+    Violation(
+        "KC-04",
+        "plain-http-elsewhere-in-a-local-stack",
+        _all(_local_domain, _client(validRedirectUris=["http://psra.localhost.evil.test/cb"])),
+        _client_findings("accepts a non-https URI 'http://psra.localhost.evil.test/cb'"),
+    ),
+    Violation(
+        "KC-05",
+        "public-lower-case-and-full-scope",
+        _client(accessType="public", fullScopeAllowed=None),
+        _client_findings(
+            "is public; server-side clients must be confidential",
+            "puts every role of the user in its tokens (fullScopeAllowed is not false)",
+        ),
+    ),
+    Violation(
+        "KC-05", "full-scope-as-text", _client(fullScopeAllowed="false"),
+        _client_findings("puts every role of the user in its tokens (fullScopeAllowed is not false)"),
+    ),
+    Violation("KC-06", "no-pkce", _client(pkceCodeChallengeMethod=None), _client_findings("uses the code flow without PKCE S256")),
+    Violation(
+        "KC-06",
+        "named-by-resource-without-client-id",
+        _client(pkceCodeChallengeMethod="s256", clientId=None),
+        (("psra-client", "client psra-client uses the code flow without PKCE S256"),),
+    ),
+    Violation("KC-07", "implicit", _client(implicitFlowEnabled=True), _client_findings("enables the implicit flow")),
+    Violation(
+        "KC-07",
+        "password-grant-as-text",
+        _client(directAccessGrantsEnabled="true", clientId="portal"),
+        (("psra-client", "client portal enables the password grant (directAccessGrantsEnabled)"),),
+    ),
+    Violation(
+        "KC-08",
+        "admin-and-master-paths",
+        _label("keycloak", _RULE, f"Host(`auth.{DOMAIN}`) && (PathPrefix(`/admin`) || PathPrefix(`/realms/master`))"),
+        _keycloak_findings("router keycloak exposes Keycloak path /admin", "router keycloak exposes Keycloak path /realms/master"),
+    ),
+    Violation(
+        "KC-08",
+        "whole-keycloak",
+        _label("keycloak", _RULE, f"Host(`auth.{DOMAIN}`)"),
+        _keycloak_findings(f"router keycloak exposes all of Keycloak (admin console, master realm) on auth.{DOMAIN}"),
+    ),
+    Violation(
+        "KC-08",
+        "another-realms-path",
+        _label("keycloak", _RULE, f"Host(`auth.{DOMAIN}`) && PathPrefix(`/realms/sevensa-admin`)"),
+        _keycloak_findings("router keycloak exposes Keycloak path /realms/sevensa-admin"),
+    ),
+    Violation(
+        "KC-09",
+        "unknown-proxy-headers",
+        _env("keycloak", "KC_PROXY_HEADERS=none", drop="KC_PROXY_HEADERS"),
+        _keycloak_findings("Keycloak keycloak does not read proxy headers (KC_PROXY_HEADERS=xforwarded)"),
+    ),
+    Violation(
+        "KC-09",
+        "no-trusted-addresses",
+        _env("keycloak", "KC_PROXY_TRUSTED_ADDRESSES=", drop="KC_PROXY_TRUSTED_ADDRESSES"),
+        _keycloak_findings("Keycloak keycloak trusts proxy headers from any address (set KC_PROXY_TRUSTED_ADDRESSES)"),
+    ),
+    Violation(
+        "KC-09",
+        "no-hostname",
+        _env("keycloak", drop="KC_HOSTNAME"),
+        _keycloak_findings("Keycloak keycloak has no fixed hostname (KC_HOSTNAME)"),
+    ),
+    Violation(
+        "KC-09",
+        "management-port-routed",
+        _label("keycloak", "traefik.http.services.keycloak.loadbalancer.server.port", "9000"),
+        _keycloak_findings("router keycloak routes to Keycloak's management port 9000"),
+    ),
+)
+
+KEYCLOAK_ACCEPTED = (
+    Accepted("KC-01", "ten-failures", _realm(securityDefenses={"bruteForceDetection": {"maxLoginFailures": 10}})),
+    Accepted("KC-01", "one-failure", _realm(securityDefenses={"bruteForceDetection": {"maxLoginFailures": 1}})),
+    Accepted("KC-13", "registration-as-false-text", _realm(registrationAllowed="false")),
+    Accepted("KC-02", "spaced-parts", _realm(passwordPolicy=" length(12)  and  notUsername and notEmail(x) and passwordHistory(1) ")),
+    Accepted("KC-02", "longer", _realm(passwordPolicy="length(40) and notUsername and notEmail and passwordHistory")),
+    Accepted("KC-03", "exact-limits", _realm(accessTokenLifespan="300", ssoSessionMaxLifespan="24h")),
+    Accepted("KC-03", "lifespans-unset", _realm(accessTokenLifespan=None, ssoSessionMaxLifespan=None, revokeRefreshToken="true")),
+    Accepted("KC-10", "ssl-unset-means-external", _realm(sslRequired=None)),
+    Accepted("KC-10", "ssl-external", _realm(sslRequired="external")),
+    Accepted("KC-11", "otp-step-instead-of-action", _all(_NO_TOTP, _otp_step("REQUIRED"))),
+    Accepted("KC-11", "otp-step-conditional", _all(_NO_TOTP, _otp_step("CONDITIONAL"))),
+    Accepted("KC-11", "second-realm-with-its-own-otp", _other_realm()),
+    Accepted("KC-12", "second-realm-with-its-own-events", _other_realm()),
+    Accepted("KC-12", "one-second-expiry", _events(eventsExpiration=1.0, eventsEnabled="true")),
+    Accepted("KC-04", "localhost-in-a-local-stack", _all(_local_domain, _client(validRedirectUris=["http://localhost:3000/cb", "https://[::1]/cb"]))),
+    Accepted("KC-04", "exact-web-origin", _client(webOrigins=[f"https://psra.{DOMAIN}", "+"])),
+    Accepted("KC-05", "confidential-lower-case", _client(accessType="confidential")),
+    Accepted("KC-06", "code-flow-off", _client(standardFlowEnabled="false", pkceCodeChallengeMethod="plain")),
+    Accepted("KC-07", "flags-as-false-text", _client(implicitFlowEnabled="false", directAccessGrantsEnabled="false")),
+    Accepted(
+        "KC-08",
+        "exact-allowed-paths",
+        _label("keycloak", _RULE, f"Host(`auth.{DOMAIN}`) && (PathPrefix(`/realms/sevensa`) || PathPrefix(`/resources/`))"),
+    ),
+    Accepted("KC-09", "upper-case-proxy-headers", _env("keycloak", "KC_PROXY_HEADERS=XForwarded", drop="KC_PROXY_HEADERS")),
+    Accepted("KC-09", "service-on-8080", _label("keycloak", "traefik.http.services.keycloak.loadbalancer.server.port", "8080")),
+)
+
+
+
+# ---- Traefik and TLS (TLS-*, TR-*) --------------------------------------------------------------
+
+_ROUTED = ("keycloak", "oauth2-proxy", "openbao", "prometheus", "psra-frontend")
+_NO_HSTS = "sends no HSTS header of ≥ 1 year with includeSubDomains"
+_NO_HEADERS = "lacks a security-headers middleware (contentTypeNosniff and frame options)"
+
+
+def _every_router(message: str) -> tuple[tuple[str, str], ...]:
+    return tuple((f"{name}-container", f"router {name} {message}") for name in _ROUTED)
+
+
+def _traefik_findings(*messages: str) -> tuple[tuple[str, str], ...]:
+    return tuple(("traefik-container", m) for m in messages)
+
+
+def _frontend(key: str, value: str) -> Edit:
+    return _label("psra-frontend", f"traefik.http.routers.psra-frontend.{key}", value)
+
+
+def _static(old: str, new: str) -> Edit:
+    return _file("traefik", TRAEFIK_STATIC, old, new)
+
+
+def _dynamic(old: str, new: str) -> Edit:
+    return _file("traefik", TRAEFIK_DYNAMIC, old, new)
+
+
+_REDIRECT = "entryPoint: {to: websecure, scheme: https, permanent: true}"
+_DASHBOARD = {
+    "traefik.http.routers.dashboard.rule": f"Host(`traefik.{DOMAIN}`)",
+    "traefik.http.routers.dashboard.service": "api@internal",
+    "traefik.http.routers.dashboard.entrypoints": "websecure",
+    "traefik.http.routers.dashboard.tls.certresolver": "letsencrypt",
+}
+
+TRAEFIK_VIOLATIONS = (
+    Violation(
+        "TLS-01", "no-min-version", _dynamic("minVersion: VersionTLS12, ", ""),
+        _traefik_findings("Traefik's default TLS options set minVersion nothing (want VersionTLS12 or VersionTLS13)"),
+    ),
+    Violation(
+        "TLS-01", "tls-1-0", _dynamic("VersionTLS12", "VersionTLS10"),
+        _traefik_findings("Traefik's default TLS options set minVersion versiontls10 (want VersionTLS12 or VersionTLS13)"),
+    ),
+    Violation(
+        "TLS-02", "no-port-80", _static('address: ":80"', 'address: ":8000"'),
+        _traefik_findings("no entrypoint on :80 redirects to HTTPS (no :80 entrypoint declared)"),
+    ),
+    Violation("TLS-02", "redirect-to-http", _static("scheme: https", "scheme: http"), _traefik_findings("entrypoint web (:80) does not redirect to HTTPS")),
+    Violation(
+        "TLS-03", "hsts-without-subdomains", _dynamic("stsIncludeSubdomains: true", "stsIncludeSubdomains: false"), _every_router(_NO_HSTS)
+    ),
+    Violation("TLS-03", "hsts-one-second-short", _dynamic("stsSeconds: 63072000", "stsSeconds: 31535999"), _every_router(_NO_HSTS)),
+    Violation("TLS-03", "hsts-not-a-number", _dynamic("stsSeconds: 63072000", "stsSeconds: forever"), _every_router(_NO_HSTS)),
+    Violation(
+        "TLS-04", "no-entrypoint",
+        _unlabel("psra-frontend", "traefik.http.routers.psra-frontend.entrypoints"),
+        (("psra-frontend-container", "router psra-frontend names no entrypoint, so it also listens on plain HTTP"),),
+    ),
+    Violation(
+        "TLS-04", "plain-entrypoint-by-name-case", _frontend("entrypoints", "Web"),
+        (("psra-frontend-container", "router psra-frontend listens on plain-HTTP entrypoint(s) Web"),),
+    ),
+    Violation(
+        "TLS-04", "no-tls",
+        _all(_frontend("tls", "false"), _unlabel("psra-frontend", "traefik.http.routers.psra-frontend.tls.certresolver")),
+        (
+            ("psra-frontend-container", "router psra-frontend does not terminate TLS"),
+            ("psra-frontend-container", "router psra-frontend uses no declared certificate resolver (letsencrypt)"),
+        ),
+    ),
+    Violation(
+        "TLS-04", "undeclared-resolver", _frontend("tls.certresolver", "other"),
+        (("psra-frontend-container", "router psra-frontend uses no declared certificate resolver (letsencrypt)"),),
+    ),
+    Violation(
+        "TLS-04", "acme-storage-off-volume", _static("storage: /letsencrypt/acme.json", "storage: /letsencrypt-old/acme.json"),
+        _traefik_findings("ACME storage /letsencrypt-old/acme.json (letsencrypt) is not on a named volume: certificates are lost on recreate"),
+    ),
+    Violation(
+        "TR-01", "swarm-default", _static('docker: {endpoint: "tcp://socket-proxy:2375", exposedByDefault: false}', 'swarm: {endpoint: "tcp://socket-proxy:2375"}'),
+        _traefik_findings("Traefik's swarm provider exposes every container by default (exposedByDefault is not false)"),
+    ),
+    Violation(
+        "TR-01", "docker-default", _static(", exposedByDefault: false", ""),
+        _traefik_findings("Traefik's docker provider exposes every container by default (exposedByDefault is not false)"),
+    ),
+    Violation(
+        "TR-02", "insecure-api",
+        _static("insecure: false", "insecure: true"),
+        _traefik_findings("Traefik's API is served insecurely (api.insecure=true)"),
+    ),
+    Violation(
+        "TR-02", "api-port-entrypoint",
+        _static('websecure:\n    address: ":443"', 'websecure:\n    address: ":443"\n  traefik:\n    address: ":8080"'),
+        _traefik_findings("entrypoint traefik listens on :8080 (the insecure API port)"),
+    ),
+    Violation(
+        "TR-02", "dashboard-without-auth",
+        _labels("traefik", {**_DASHBOARD, "traefik.http.routers.dashboard.middlewares": "security-headers@file,rate-limit@file"}),
+        (("traefik-container", "router dashboard serves Traefik's API/dashboard without authentication"),),
+    ),
+    Violation("TR-03", "frames-allowed", _dynamic("frameDeny: true", "frameDeny: false"), _every_router(_NO_HEADERS)),
+    Violation("TR-03", "no-nosniff", _dynamic("contentTypeNosniff: true", "contentTypeNosniff: false"), _every_router(_NO_HEADERS)),
+    Violation(
+        "TR-04", "zero-average", _dynamic("average: 50", "average: 0"),
+        (
+            ("keycloak-container", "public router keycloak has no rate limit (average > 0 and burst > 0)"),
+            ("oauth2-proxy-container", "public router oauth2-proxy has no rate limit (average > 0 and burst > 0)"),
+        ),
+    ),
+    Violation(
+        "TR-04", "zero-burst", _dynamic("burst: 100", "burst: 0"),
+        (
+            ("keycloak-container", "public router keycloak has no rate limit (average > 0 and burst > 0)"),
+            ("oauth2-proxy-container", "public router oauth2-proxy has no rate limit (average > 0 and burst > 0)"),
+        ),
+    ),
+    Violation(
+        "TR-04", "forwarded-headers-insecure",
+        _static('address: ":443"', 'address: ":443"\n    forwardedHeaders: {insecure: true}'),
+        _traefik_findings("entrypoint websecure trusts X-Forwarded-* from anyone (forwardedHeaders.insecure)"),
+    ),
+    Violation(
+        "TR-05", "no-host-no-auth",
+        _all(_frontend("rule", "PathPrefix(`/x`)"), _frontend("middlewares", "security-headers@file")),
+        (("psra-frontend-container", "router psra-frontend (PathPrefix(`/x`)) is not public and has no forward-auth middleware"),),
+    ),
+    Violation(
+        "TR-05", "no-rule-no-auth",
+        _all(_frontend("rule", ""), _frontend("middlewares", "security-headers@file")),
+        (("psra-frontend-container", "router psra-frontend (no host) is not public and has no forward-auth middleware"),),
+    ),
+    Violation(
+        "TR-05", "oauth2-proxy-beyond-its-endpoints",
+        _label("oauth2-proxy", "traefik.http.routers.oauth2-proxy.rule", f"Host(`psra.{DOMAIN}`) && (PathPrefix(`/oauth2/`) || PathPrefix(`/app`))"),
+        (("oauth2-proxy-container", f"router oauth2-proxy (psra.{DOMAIN}) is not public and has no forward-auth middleware"),),
+    ),
+    Violation(
+        "TR-05", "public-and-private-hosts",
+        _label("keycloak", "traefik.http.routers.keycloak.rule", f"(Host(`auth.{DOMAIN}`) || Host(`admin.{DOMAIN}`)) && PathPrefix(`/realms/sevensa`)"),
+        (("keycloak-container", f"router keycloak (auth.{DOMAIN}, admin.{DOMAIN}) is not public and has no forward-auth middleware"),),
+    ),
+)
+
+TRAEFIK_ACCEPTED = (
+    Accepted("TLS-01", "tls-1-3-any-case", _dynamic("VersionTLS12", "versiontls13")),
+    Accepted("TLS-02", "redirect-by-flags", _all(_static(_REDIRECT, "{}"), _edit("traefik", command=[
+        "--configFile=/etc/traefik/traefik.yml",
+        "--entrypoints.web.http.redirections.entrypoint.to=websecure",
+        "--entrypoints.web.http.redirections.entrypoint.scheme=https",
+    ]))),
+    Accepted("TLS-03", "hsts-exactly-one-year", _dynamic("stsSeconds: 63072000", "stsSeconds: 31536000")),
+    Accepted("TLS-04", "tls-implied-by-resolver", _frontend("tls", "false")),
+    Accepted("TLS-04", "acme-storage-under-volume-with-trailing-slash", _edit("traefik", mounts=[
+        {"type": "volume", "source": "traefik-certificates", "target": "/letsencrypt/"}
+    ])),
+    Accepted("TR-01", "exposed-by-default-off-by-flag", _all(
+        _static(", exposedByDefault: false", ""),
+        _edit("traefik", command=["--configFile=/etc/traefik/traefik.yml", "--providers.docker.exposedByDefault=false"]),
+    )),
+    Accepted("TR-02", "dashboard-behind-basic-auth", _all(
+        _dynamic("    protected:", "    admin-auth:\n      basicAuth: {usersFile: /etc/traefik/users}\n    protected:"),
+        _labels("traefik", {**_DASHBOARD, "traefik.http.routers.dashboard.middlewares": "security-headers@file,admin-auth@file"}),
+    )),
+    Accepted("TR-03", "custom-frame-options", _dynamic("frameDeny: true", "customFrameOptionsValue: DENY")),
+    Accepted("TR-04", "forwarded-headers-trusted-ips", _static('address: ":443"', 'address: ":443"\n    forwardedHeaders: {insecure: false}')),
+    Accepted("TR-04", "smallest-limit", _dynamic("average: 50, burst: 100", "average: 1, burst: 1")),
+    Accepted("TR-05", "oauth2-proxy-own-endpoints", _label(
+        "oauth2-proxy", "traefik.http.routers.oauth2-proxy.middlewares", "security-headers@file,rate-limit@file"
+    )),
+)
+
+
+# ---- Networks (NW-*, HOST-02) ---------------------------------------------------------------------
+
+NETWORK_VIOLATIONS = (
+    Violation(
+        "NW-01", "publish-all-and-ports",
+        _edit("psra-frontend", publishAllPorts=True, ports=[{"internal": 3000.0, "external": 3001.0}, {"internal": 3002.0}]),
+        (
+            ("psra-frontend-container", "container psra-frontend publishes all exposed ports"),
+            ("psra-frontend-container", "container psra-frontend publishes host port(s) 3001, 3002; only Traefik may publish"),
+        ),
+    ),
+    Violation(
+        "NW-01", "traefik-extra-port",
+        _edit("traefik", ports=[{"internal": 80.0, "external": 80.0}, {"internal": 8080.0, "external": 8081.0, "ip": "127.0.0.1"}]),
+        (("traefik-container", "Traefik publishes 8081 besides 80/443"),),
+    ),
+    Violation(
+        "NW-02", "ipv6-any",
+        _edit("traefik", ports=[{"internal": 443.0, "external": 443.0, "ip": "[::]"}, {"internal": 8080.0, "external": 8080.0, "ip": "::"}]),
+        (("traefik-container", "container traefik publishes port 8080 on all interfaces; bind it to 127.0.0.1"),),
+    ),
+    Violation(
+        "NW-02", "internal-port-only",
+        _edit("psra-db", ports=[{"internal": 5432.0, "ip": ""}]),
+        (("psra-db-container", "container psra-db publishes port 5432 on all interfaces; bind it to 127.0.0.1"),),
+    ),
+    Violation(
+        "NW-03", "default-bridge", _edit("psra-db", networksAdvanced=[]),
+        (("psra-db-container", "postgres container psra-db sits on Docker's default bridge"),),
+    ),
+    Violation(
+        "NW-03", "default-network-mode", _edit("psra-db", networksAdvanced=[], networkMode="default"),
+        (("psra-db-container", "postgres container psra-db sits on Docker's default bridge"),),
+    ),
+    Violation(
+        "NW-03", "undeclared-network", _edit("openbao", networksAdvanced=[{"name": "shared-net"}, {"name": "missing-net"}]),
+        (("openbao-container", "openbao container openbao is on network missing-net, which is not internal"),),
+    ),
+    Violation(
+        "NW-05", "shares-an-external-network",
+        _edit("socket-proxy", networksAdvanced=[{"name": "docker-api-net"}, {"name": "egress-net"}]),
+        (
+            ("socket-proxy-container", "socket proxy socket-proxy shares network egress-net with backup, keycloak, oauth2-proxy"),
+            ("socket-proxy-container", "socket proxy socket-proxy is on network egress-net, which is not internal"),
+        ),
+    ),
+    Violation(
+        "NW-05", "post-with-spaces", _env("socket-proxy", "POST= 1 ", drop="POST"),
+        (("socket-proxy-container", "socket proxy socket-proxy allows write requests (POST= 1 )"),),
+    ),
+    Violation(
+        "HOST-02", "tcp-with-tls-port", _resource("providers:docker", "docker", host="tcp://vps.example.test:2376"),
+        (("docker", "the Docker provider reaches the daemon over TCP (tcp://vps.example.test:2376)"),),
+    ),
+)
+
+NETWORK_ACCEPTED = (
+    Accepted("NW-01", "traefik-both-edge-ports", _edit("traefik", ports=[{"internal": 8000.0, "external": 80.0}, {"internal": 443.0}])),
+    Accepted("NW-01", "publish-all-off-as-text", _edit("psra-frontend", publishAllPorts="false")),
+    Accepted("NW-02", "traefik-edge-on-all-interfaces", _edit("traefik", ports=[{"internal": 443.0, "external": 443.0, "ip": "0.0.0.0"}])),
+    Accepted("NW-03", "host-network-is-cr-13s", _edit("psra-db", networksAdvanced=[], networkMode="host")),
+    Accepted("NW-05", "post-empty", _env("socket-proxy", "POST=", drop="POST")),
+    Accepted("NW-05", "post-unset", _env("socket-proxy", drop="POST")),
+    Accepted("HOST-02", "no-host", _resource("providers:docker", "docker", host=None)),
+    Accepted("HOST-02", "ssh", _resource("providers:docker", "docker", host="ssh://deploy@tcp.example.test")),
+)
+
+
+VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS)
+ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED)
