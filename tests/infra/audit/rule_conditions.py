@@ -617,5 +617,223 @@ NETWORK_ACCEPTED = (
 )
 
 
-VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS)
-ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED)
+# ---- Container runtime (CR-*) ---------------------------------------------------------------------
+
+
+def _frontend_finding(message: str) -> tuple[tuple[str, str], ...]:
+    return (("psra-frontend-container", f"container psra-frontend {message}"),)
+
+
+def _bind(source: str, read_only: bool = False) -> dict[str, Any]:
+    return {"type": "bind", "source": source, "target": "/host", "readOnly": read_only}
+
+
+def _direct_image(reference: str) -> Edit:
+    """psra-frontend names its image itself instead of depending on a pulled RemoteImage."""
+
+    def apply(document: Document) -> None:
+        resource = container(document, "psra-frontend")
+        resource["inputs"]["image"] = reference
+        resource["dependencies"] = [d for d in resource["dependencies"] if "RemoteImage" not in d]
+
+    return apply
+
+
+def _image(reference: str | None, **changes: Any) -> Edit:
+    return _resource("remoteImage:RemoteImage", "psra-frontend-image", name=reference, **changes)
+
+
+CONTAINER_VIOLATIONS = (
+    Violation("CR-01", "privileged-as-text", _edit("psra-frontend", privileged="True"), _frontend_finding("runs privileged")),
+    Violation(
+        "CR-02",
+        "no-drops-and-an-extra-cap",
+        _edit("psra-frontend", capabilities={"adds": ["cap_sys_admin", "NET_BIND_SERVICE"]}),
+        (
+            ("psra-frontend-container", "container psra-frontend does not drop ALL capabilities (drops: none)"),
+            ("psra-frontend-container", "container psra-frontend adds capabilities outside the allowlist: SYS_ADMIN"),
+        ),
+    ),
+    Violation(
+        "CR-02",
+        "drops-some",
+        _edit("psra-frontend", capabilities={"drops": ["SETUID", "NET_RAW"]}),
+        _frontend_finding("does not drop ALL capabilities (drops: NET_RAW, SETUID)"),
+    ),
+    Violation(
+        "CR-02",
+        "two-extra-caps-lower-case-all",
+        _edit("psra-frontend", capabilities={"drops": ["all"], "adds": ["SYS_PTRACE", "NET_ADMIN"]}),
+        _frontend_finding("adds capabilities outside the allowlist: NET_ADMIN, SYS_PTRACE"),
+    ),
+    Violation(
+        "CR-02",
+        "another-services-documented-cap",
+        _edit("psra-frontend", capabilities={"drops": ["ALL"], "adds": ["DAC_READ_SEARCH"]}),
+        _frontend_finding("adds capabilities outside the allowlist: DAC_READ_SEARCH"),
+    ),
+    Violation(
+        "CR-03", "no-new-privileges-false", _edit("psra-frontend", securityOpts=["no-new-privileges:false"]),
+        _frontend_finding("lacks securityOpts no-new-privileges:true"),
+    ),
+    Violation(
+        "CR-04", "writable-as-text", _edit("psra-frontend", readOnly="false"),
+        _frontend_finding("has a writable root filesystem and is not a documented exception"),
+    ),
+    Violation("CR-05", "root-by-name", _edit("psra-frontend", user="root"), _frontend_finding("runs as root (user 'root')")),
+    Violation(
+        "CR-05", "no-user-unknown-image", _edit("psra-frontend", user=None),
+        _frontend_finding("sets no user and its image is not known to run as non-root"),
+    ),
+    Violation(
+        "CR-05",
+        "no-user-no-image",
+        _all(_edit("psra-frontend", user=None), _image(None), _label("psra-frontend", "nl.sevensa.platform.image", None)),
+        _frontend_finding("sets no user and its image is not known to run as non-root"),
+    ),
+    Violation(
+        "CR-06",
+        "zero-limits",
+        _edit("psra-frontend", memory=0, cpus="0", cpuQuota=0),
+        (
+            ("psra-frontend-container", "container psra-frontend has no memory limit"),
+            ("psra-frontend-container", "container psra-frontend has no CPU limit (cpus, cpuShares or cpuQuota)"),
+        ),
+    ),
+    Violation("CR-06", "negative-memory", _edit("psra-frontend", memory=-1), _frontend_finding("has no memory limit")),
+    Violation(
+        "CR-08", "no-policy", _edit("psra-frontend", restart=None),
+        _frontend_finding("has restart policy 'no' (want unless-stopped or bounded on-failure)"),
+    ),
+    Violation(
+        "CR-08", "one-retry-too-many", _edit("psra-frontend", restart="on-failure", maxRetryCount=6),
+        _frontend_finding("restarts on-failure with maxRetryCount 6 (want 1..5)"),
+    ),
+    Violation(
+        "CR-08", "unbounded-retries", _edit("psra-frontend", restart="on-failure"),
+        _frontend_finding("restarts on-failure with maxRetryCount 0 (want 1..5)"),
+    ),
+    Violation(
+        "CR-09",
+        "healthcheck-none-and-no-wait",
+        _edit("psra-frontend", healthcheck={"tests": ["none"]}, wait=None),
+        (
+            ("psra-frontend-container", "container psra-frontend declares no healthcheck"),
+            ("psra-frontend-container", "container psra-frontend: the deploy does not wait for it to be healthy (wait is not true)"),
+        ),
+    ),
+    Violation("CR-09", "healthcheck-not-a-mapping", _edit("psra-frontend", healthcheck="true"), _frontend_finding("declares no healthcheck")),
+    Violation("CR-09", "healthcheck-without-tests", _edit("psra-frontend", healthcheck={"interval": "30s"}), _frontend_finding("declares no healthcheck")),
+    Violation("CR-10", "invalid", _image("Bad Image"), (("psra-frontend-image", "image 'Bad Image' is not a valid reference"),)),
+    Violation(
+        "CR-10", "untagged", _image("ghcr.io/sevensa/psra-frontend"),
+        (("psra-frontend-image", "image 'ghcr.io/sevensa/psra-frontend' has neither a tag nor a digest"),),
+    ),
+    Violation(
+        "CR-10", "latest-by-image-name", _image(None, imageName="ghcr.io/sevensa/psra-frontend:latest"),
+        (("psra-frontend-image", "image 'ghcr.io/sevensa/psra-frontend:latest' uses the 'latest' tag"),),
+    ),
+    Violation(
+        "CR-10", "container-names-latest", _direct_image("nginx:latest"),
+        (("psra-frontend-container", "image 'nginx:latest' uses the 'latest' tag"),),
+    ),
+    Violation(
+        "CR-11", "proxy-read-write",
+        _edit("socket-proxy", mounts=[{"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}]),
+        (("socket-proxy-container", "socket proxy socket-proxy mounts /var/run/docker.sock read-write"),),
+    ),
+    Violation(
+        "CR-11", "relative-socket-path", _edit("psra-frontend", mounts=[_bind("docker.sock", read_only=True)]),
+        _frontend_finding("mounts the Docker socket docker.sock; only the socket proxy may"),
+    ),
+    Violation(
+        "CR-14",
+        "podman-socket-and-run-directories",
+        _edit("psra-frontend", mounts=[_bind("/run/podman/podman.sock"), _bind("var/run/"), _bind("/run/user/1000"), _bind("/runner")]),
+        (
+            ("psra-frontend-container", "container psra-frontend mounts the container runtime socket /run/podman/podman.sock"),
+            ("psra-frontend-container", "container psra-frontend mounts the host's /var/run (runtime sockets live there)"),
+            ("psra-frontend-container", "container psra-frontend mounts the host's /run/user/1000 (runtime sockets live there)"),
+        ),
+    ),
+    Violation(
+        "CR-14", "cri-dockerd-socket", _edit("psra-frontend", mounts=[_bind("/srv/cri-dockerd.sock", read_only=True)]),
+        _frontend_finding("mounts the container runtime socket /srv/cri-dockerd.sock"),
+    ),
+    Violation(
+        "CR-12",
+        "never-mountable-and-sensitive",
+        _edit(
+            "psra-frontend",
+            mounts=[_bind("/"), _bind("/proc/"), _bind("/boot", read_only=True), _bind("/usr/lib"), _bind("/etcetera"), _bind("/var/lib/app")],
+        ),
+        (
+            ("psra-frontend-container", "container psra-frontend mounts the host's /"),
+            ("psra-frontend-container", "container psra-frontend mounts the host's /proc"),
+            ("psra-frontend-container", "container psra-frontend mounts the host's /boot"),
+            ("psra-frontend-container", "container psra-frontend mounts the sensitive host path /usr/lib read-write"),
+        ),
+    ),
+    Violation(
+        "CR-12", "sensitive-path-itself", _edit("psra-frontend", mounts=[_bind("/etc/")]),
+        _frontend_finding("mounts the sensitive host path /etc read-write"),
+    ),
+    Violation(
+        "CR-13",
+        "every-namespace-device-and-profile",
+        _edit(
+            "psra-frontend",
+            networkMode="HOST",
+            ipcMode="host",
+            usernsMode="host",
+            cgroupnsMode="host",
+            devices=[{"hostPath": "/dev/fuse"}],
+            securityOpts=["no-new-privileges:true", "apparmor:unconfined", "seccomp = unconfined"],
+        ),
+        (
+            ("psra-frontend-container", "container psra-frontend shares the host's namespace (networkMode=host)"),
+            ("psra-frontend-container", "container psra-frontend shares the host's namespace (ipcMode=host)"),
+            ("psra-frontend-container", "container psra-frontend shares the host's namespace (usernsMode=host)"),
+            ("psra-frontend-container", "container psra-frontend shares the host's namespace (cgroupnsMode=host)"),
+            ("psra-frontend-container", "container psra-frontend maps host devices"),
+            ("psra-frontend-container", "container psra-frontend runs with apparmor:unconfined"),
+            ("psra-frontend-container", "container psra-frontend runs with seccomp = unconfined"),
+        ),
+    ),
+)
+
+CONTAINER_ACCEPTED = (
+    Accepted("CR-01", "privileged-false-text", _edit("psra-frontend", privileged="false")),
+    Accepted("CR-02", "documented-cap-of-its-service", _edit("backup", capabilities={"drops": ["ALL"], "adds": ["CAP_DAC_READ_SEARCH"]})),
+    Accepted("CR-02", "whole-allowlist", _edit("psra-frontend", capabilities={"drops": ["ALL"], "adds": [
+        "CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "NET_BIND_SERVICE", "IPC_LOCK", "KILL"
+    ]})),
+    Accepted("CR-03", "bare-flag-spaced", _edit("psra-frontend", securityOpts=["No-New-Privileges"])),
+    Accepted("CR-03", "with-spaces", _edit("psra-frontend", securityOpts=["no-new-privileges: true"])),
+    Accepted("CR-04", "documented-writable-root", _edit("backup", readOnly=False)),
+    Accepted("CR-05", "documented-root", _edit("socket-proxy", user="root:root")),
+    Accepted("CR-05", "non-root-image-from-docker-hub", _all(
+        _edit("prometheus", user=None), _label("prometheus", "nl.sevensa.platform.image", "docker.io/prom/prometheus:v3.6.0")
+    )),
+    Accepted("CR-05", "uid-with-group", _edit("psra-frontend", user="1000:0")),
+    Accepted("CR-06", "cpu-quota-only", _edit("psra-frontend", cpus=None, cpuQuota=50_000)),
+    Accepted("CR-08", "one-retry", _edit("psra-frontend", restart="on-failure", maxRetryCount=1)),
+    Accepted("CR-08", "five-retries", _edit("psra-frontend", restart="on-failure", maxRetryCount=5)),
+    Accepted("CR-10", "tag-and-digest", _image("ghcr.io/sevensa/psra-frontend:2.0.0@sha256:" + "b" * 64)),
+    Accepted("CR-10", "container-runs-image-id", _direct_image("sha256:" + "c" * 64)),
+    Accepted("CR-10", "container-names-pinned-image", _direct_image("nginx:1.27.2")),
+    Accepted("CR-11", "proxy-read-only-socket", _edit("socket-proxy", mounts=[_bind("/var/run/docker.sock", read_only=True)])),
+    Accepted("CR-14", "proxy-may-mount-run", _edit("socket-proxy", mounts=[_bind("/run/containerd/containerd.sock", read_only=True)])),
+    Accepted("CR-14", "docker-socket-is-cr-11s", _edit("psra-frontend", mounts=[_bind("/var/run/docker.sock", read_only=True)])),
+    Accepted("CR-14", "volume-named-run", _edit("psra-frontend", mounts=[{"type": "volume", "source": "run", "target": "/run"}])),
+    Accepted("CR-12", "sensitive-read-only", _edit("psra-frontend", mounts=[_bind("/etc/ssl/certs/", read_only=True), _bind("/usr", read_only=True)])),
+    Accepted("CR-12", "docker-socket-is-cr-11s", _edit("psra-frontend", mounts=[_bind("/var/run/docker.sock")])),
+    Accepted("CR-12", "volume-of-root", _edit("psra-frontend", mounts=[{"type": "volume", "source": "/", "target": "/data"}])),
+    Accepted("CR-13", "private-namespaces", _edit("psra-frontend", networkMode="bridge", ipcMode="private", devices=[], securityOpts=[
+        "no-new-privileges:true", "seccomp=/etc/docker/seccomp.json", "apparmor=docker-default"
+    ])),
+)
+
+
+VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS)
+ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED)
