@@ -36,13 +36,19 @@ ADMIN_TOKEN_MAX_TTL_SECONDS = 14_400
 
 @dataclass(frozen=True)
 class KeycloakIssuer:
-    """The realm OpenBao trusts: its issuer URL and the `bao-oidc` client."""
+    """The realm OpenBao trusts: its issuer URL and the `bao-oidc` client.
+
+    OpenBao fetches the issuer's discovery document when its OIDC method is written, so that
+    write must wait for the realm (`realm`: its resources) and for the issuer to answer
+    publicly (`discovery_url`: a readiness-gated Output of `issuer_url`)."""
 
     issuer_url: str
+    discovery_url: pulumi.Input[str]
     client_id: str
     client_secret: pulumi.Input[str]
     redirect_uris: tuple[str, ...]
     admin_group: str
+    realm: pulumi.Resource
 
 
 @dataclass(frozen=True)
@@ -128,12 +134,12 @@ class OpenBaoAuth(pulumi.ComponentResource):
             type="oidc",
             path=OIDC_PATH,
             description="operators, through Keycloak",
-            oidc_discovery_url=issuer.issuer_url,
+            oidc_discovery_url=issuer.discovery_url,
             bound_issuer=issuer.issuer_url,
             oidc_client_id=issuer.client_id,
             oidc_client_secret=pulumi.Output.secret(issuer.client_secret),
             default_role=OIDC_ROLE,
-            opts=ns.opts(ROOT, self),
+            opts=ns.opts(ROOT, self, depends_on=[issuer.realm]),
         )
         admin = args.policies.policies[ADMIN_POLICY].name
         common = dict(

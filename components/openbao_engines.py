@@ -8,6 +8,7 @@ domain (BAO-08).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -36,6 +37,8 @@ class PostgresTarget:
     database: str
     username: pulumi.Input[str]
     password: pulumi.Input[str]
+    server: Sequence[pulumi.Resource] = ()
+    """The data store's container: OpenBao verifies the connection when it is written."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ class OpenBaoEngines(pulumi.ComponentResource):
                     username_template="v-{{.RoleName}}-{{random 8}}-{{unix_time}}",
                 )
             ],
-            opts=ns.opts(namespace, self),
+            opts=ns.opts(namespace, self, depends_on=list(target.server)),
         )
         vault.database.SecretBackendRole(
             f"{name}-database-{namespace}-{role}",

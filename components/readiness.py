@@ -1,5 +1,8 @@
 """Readiness gates: hold the Keycloak and OpenBao providers back until the server answers.
 
+Also the public OIDC issuer, which OpenBao fetches when its OIDC method is written: it answers
+only once Traefik routes the host with a certificate and the realm exists.
+
 The providers are configured with an endpoint Output that resolves only once the server's
 health endpoint reports ready (after its container exists), so no provider call races a
 starting container. In a preview or the offline plan (Pulumi mocks) the gate is a no-op:
@@ -56,8 +59,13 @@ def keycloak_verdict(status: int) -> str | None:
     return None if status == 200 else f"Keycloak answered HTTP {status}"
 
 
+def issuer_verdict(status: int) -> str | None:
+    return None if status == 200 else f"the issuer's discovery document answered HTTP {status} (realm not applied, or no route/certificate yet)"
+
+
 OPENBAO_HEALTH = Probe("OpenBao", "/v1/sys/health", openbao_verdict)
 KEYCLOAK_HEALTH = Probe("Keycloak", "/realms/master/.well-known/openid-configuration", keycloak_verdict)
+ISSUER_DISCOVERY = Probe("The OIDC issuer (through Traefik, with its ACME certificate)", "/.well-known/openid-configuration", issuer_verdict)
 
 
 async def wait_until_ready(base_url: str, probe: Probe) -> str:

@@ -40,7 +40,7 @@ from infra.spec import security_settings
 from infra.spec.models import DatastoreSpec, PlatformSpec, ServiceSpec
 from stacks.context import PlatformContext
 from stacks.datastores import credentials as datastore_credentials
-from stacks.services import service_container, service_spec
+from stacks.services import CONTAINERS, service_container, service_spec
 
 KEYCLOAK_CLIENT_SECRETS = "keycloak_client_secrets"
 APPROLE_CREDENTIALS = "approle_credentials"
@@ -114,7 +114,9 @@ def _openbao_content(
     namespaces = OpenBaoNamespaces("openbao", OpenBaoNamespacesArgs(namespaces=openbao.namespaces, address=address, login=login))
     engines = OpenBaoEngines(
         "openbao-engines",
-        OpenBaoEnginesArgs(openbao=openbao, domain=spec.domain, namespaces=namespaces, databases=_database_targets(spec, credentials)),
+        OpenBaoEnginesArgs(
+            openbao=openbao, domain=spec.domain, namespaces=namespaces, databases=_database_targets(spec, credentials, context.shared[CONTAINERS])
+        ),
     )
     OpenBaoSecrets(
         "openbao-secrets",
@@ -124,6 +126,9 @@ def _openbao_content(
     )
     policies = OpenBaoPolicies("openbao-policies", OpenBaoPoliciesArgs(openbao=openbao, namespaces=namespaces))
     admin_client = next(c for c in spec.keycloak.clients if c.client_id == OPENBAO_ADMIN_CLIENT)
+    issuer_url = f"https://{spec.host('auth')}/realms/{spec.keycloak.realm}"
+    containers = context.shared[CONTAINERS]
+    edge = [containers[name].container.id for name in ("traefik", "keycloak")]  # the issuer's route and server
     auth = OpenBaoAuth(
         "openbao-auth",
         OpenBaoAuthArgs(
@@ -131,16 +136,17 @@ def _openbao_content(
             services=spec.services,
             openbao_networks=service_spec(context, "openbao").networks,
             issuer=KeycloakIssuer(
-                issuer_url=f"https://{spec.host('auth')}/realms/{spec.keycloak.realm}",
+                issuer_url=issuer_url,
+                discovery_url=readiness.gated_endpoint(issuer_url, readiness.ISSUER_DISCOVERY, edge),
                 client_id=admin_client.client_id,
                 client_secret=realm.client_secrets[admin_client.client_id],
                 redirect_uris=tuple(redirect_uris(admin_client)),
                 admin_group=openbao.admin_group,
+                realm=realm,
             ),
             namespaces=namespaces,
             policies=policies,
         ),
-        pulumi.ResourceOptions(depends_on=[realm]),
     )
     context.shared[APPROLE_CREDENTIALS] = auth.approle_credentials
     pulumi.export("openbao_break_glass_password", auth.break_glass_password)
@@ -194,8 +200,10 @@ def _secret_values(
     return values
 
 
-def _database_targets(spec: PlatformSpec, credentials: Mapping[str, DatastoreCredentials]) -> dict[str, PostgresTarget]:
-    """The PostgreSQL each database-engine namespace issues credentials for (its tenant's DB)."""
+def _database_targets(
+    spec: PlatformSpec, credentials: Mapping[str, DatastoreCredentials], containers: Mapping[str, pulumi.Resource]
+) -> dict[str, PostgresTarget]:
+    """The PostgreSQL each database-engine namespace issues credentials for (its tenant's DB), and its container."""
     targets: dict[str, PostgresTarget] = {}
     for namespace in spec.openbao.database_engine_namespaces:
         stores = [s for s in spec.datastores if s.stack == namespace and s.engine == "postgres"]
@@ -206,6 +214,11 @@ def _database_targets(spec: PlatformSpec, credentials: Mapping[str, DatastoreCre
         store = credentials[stores[0].name]
         # the superuser: only it may create and drop the per-lease roles
         targets[namespace] = PostgresTarget(
-            host=store.host, port=store.port, database=store.database or store.name, username=store.admin_user, password=store.admin_password
+            host=store.host,
+            port=store.port,
+            database=store.database or store.name,
+            username=store.admin_user,
+            password=store.admin_password,
+            server=[containers[stores[0].name]],
         )
     return targets

@@ -45,7 +45,7 @@ def _check(stack: str, timings: dict[str, float], stand_ins: list[str], applied:
 
     status, update = _progress(errors)
     try:
-        live = checks.LiveLab(lab.client(), lab.lab_document(stack, lab.LabState(stack)), lab=stack)
+        live = checks.LiveLab(lab.client(), lab.lab_plan(stack, lab.LabState(stack)).document, lab=stack)
         results = checks.run_all(live, update)
     finally:
         status.stop()
@@ -61,11 +61,10 @@ def up(stack: LabStack = "lab", check: Annotated[bool, typer.Option(help="run th
     """Engine, images, plan applied (converges), then the live checks and the report."""
     from infra.ops.lab import lab
     from infra.ops.lab.applier import LabApplyError, UntranslatedInput
-    from infra.ops.lab.content import content_appliers
 
     status, update = _progress(errors)
     try:
-        result = lab.up(stack, update, families=content_appliers(stack, update))
+        result = lab.up(stack, update)
     except UntranslatedInput as error:
         status.stop()
         errors.print(f"[red]lab up refused the plan:[/red] {escape(str(error))}", highlight=False)

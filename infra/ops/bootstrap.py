@@ -153,6 +153,15 @@ def create_provisioner(addr: str, root_token: str, openbao: OpenBaoSpec) -> Prov
     return ProvisionerLogin(role_id=role_id, secret_id=secret_id)
 
 
+def provisioner_token(addr: str, login: ProvisionerLogin) -> str:
+    """A token of the provisioner, logged in as Pulumi's vault provider does (for replaying a plan)."""
+    try:
+        response = hvac.Client(url=addr, timeout=30).auth.approle.login(login.role_id, login.secret_id, mount_point=PROVISIONER_AUTH_PATH)
+    except (requests.RequestException, hvac.exceptions.VaultError) as error:
+        raise BootstrapError(f"the provisioner could not log in: {type(error).__name__}") from error
+    return str(response["auth"]["client_token"])
+
+
 def revoke_token(addr: str, token: str) -> None:
     try:
         hvac.Client(url=addr, token=token, timeout=30).auth.token.revoke_self()

@@ -123,6 +123,24 @@ def test_an_approle_service_without_a_fixed_address_is_refused() -> None:
         approle_cidrs(role, services, ("shared-net",))
 
 
+def test_the_database_connection_waits_for_its_data_store(prod_plan: Planned) -> None:
+    """OpenBao verifies the connection when it is written: without the dependency a first `up`
+    raced the PostgreSQL container (found by the live lab)."""
+    (mount,) = prod_plan.of_type("vault:database/secretsMount:SecretsMount")
+    psra_db = prod_plan.get("docker:index/container:Container", "psra-db-container")
+    assert psra_db.urn in mount.dependencies
+
+
+def test_the_oidc_method_waits_for_the_realm_and_the_issuers_route(prod_plan: Planned) -> None:
+    """OpenBao fetches the issuer's discovery document when the method is written: it must come
+    after every realm resource and after the containers the public issuer goes through."""
+    (backend,) = prod_plan.of_type("vault:jwt/authBackend:AuthBackend")
+    realm_resources = {r.urn for r in prod_plan.resources if r.custom and r.type.startswith("keycloak:") and r.type != "pulumi:providers:keycloak"}
+    assert realm_resources and realm_resources <= set(backend.dependencies)
+    edge = {prod_plan.get("docker:index/container:Container", name).urn for name in ("traefik-traefik-container", "keycloak-container")}
+    assert edge <= set(backend.dependencies)
+
+
 def test_oidc_login_maps_only_the_admin_group_to_the_admin_policy(prod_plan: Planned) -> None:
     (backend,) = prod_plan.of_type("vault:jwt/authBackend:AuthBackend")
     assert backend.inputs["oidcDiscoveryUrl"] == "https://auth.sevensa.nl/realms/sevensa" == backend.inputs["boundIssuer"]

@@ -17,20 +17,19 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import hvac
 import pytest
 from psycopg import sql
 
 from infra.ops import bootstrap
-from infra.spec.openbao_policy import PROVISIONER_AUTH_PATH
-from tests.conformance.apply_keycloak import AppliedKeycloak, KeycloakApplier
-from tests.conformance.apply_openbao import (
+from infra.ops.replay.keycloak import AppliedKeycloak, KeycloakApplier
+from infra.ops.replay.openbao import (
     AppliedOpenBao,
     OpenBaoApplier,
     OpenBaoSubstitutions,
     PostgresEndpoint,
+    loopback_twin,
 )
-from tests.conformance.plan_resources import PlannedResource
+from infra.ops.replay.resources import PlannedResource
 from tests.harness import Planned, spec_for
 from tests.servers.fixtures import serve
 from tests.servers.keycloak_server import KeycloakServer, running_keycloak
@@ -86,9 +85,7 @@ def _prepare_postgres(postgres_server, connection: dict[str, object]) -> str:
 
 def provisioner_token(addr: str, root_token: str) -> str:
     """Set up the provisioner as `bootstrap openbao` does, and log in as the providers do."""
-    login = bootstrap.create_provisioner(addr, root_token, spec_for(stack="prod").openbao)
-    response = hvac.Client(url=addr).auth.approle.login(login.role_id, login.secret_id, mount_point=PROVISIONER_AUTH_PATH)
-    return str(response["auth"]["client_token"])
+    return bootstrap.provisioner_token(addr, bootstrap.create_provisioner(addr, root_token, spec_for(stack="prod").openbao))
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +116,7 @@ def security_servers(prod_plan: Planned, conformance_keycloak, conformance_openb
         provisioner_token(conformance_openbao.addr, conformance_openbao.root_token),
         OpenBaoSubstitutions(
             secret=secret,
+            bound_cidr=loopback_twin,
             postgres=PostgresEndpoint(host=postgres_server.host, port=postgres_server.port, password=db_password),
             oidc_issuer=issuer,
             oidc_client_secret=keycloak.client_secrets["bao-oidc"],

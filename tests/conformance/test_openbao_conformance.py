@@ -16,9 +16,9 @@ import httpx
 import psycopg
 import pytest
 
+from infra.ops.replay.openbao import loopback_twin
 from infra.spec.models import AppRoleSpec, SecretPathSpec
 from infra.spec.openbao_policy import admin_policy, approle_policies, database_role_name
-from tests.conformance.apply_openbao import loopback_twin
 from tests.conformance.conftest import SecurityServers
 from tests.harness import spec_for
 

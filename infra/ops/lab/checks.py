@@ -338,17 +338,17 @@ def traefik_internals_not_public(lab: LiveLab) -> CheckResult:
 
 
 def security_content_applied(lab: LiveLab) -> CheckResult:
-    """The plan's Keycloak and OpenBao resources are on the lab's servers (nothing pending)."""
-    from infra.ops.lab.content import PENDING
+    """The plan's Keycloak and OpenBao content, as planned now, is on the lab's servers."""
+    from infra.ops.lab.content import KEYCLOAK, OPENBAO, family_digest
     from infra.ops.lab.state import LabState
 
-    pending = LabState(lab.lab).load().get(PENDING, {})
-    families = sorted({e.type.split(":", 1)[0] for e in applier.entries(lab.document) if e.type.startswith(("keycloak:", "vault:"))})
-    return _result(
-        "Keycloak and OpenBao content of the plan applied",
-        [f"{family} {reason}" for family, reason in sorted(pending.items())],
-        f"{', '.join(families)} content applied on the lab's servers",
-    )
+    state = LabState(lab.lab).load()
+    problems = [
+        f"{family} content of this plan not applied"
+        for family, key in ((KEYCLOAK, "keycloak_digest"), (OPENBAO, "openbao_digest"))
+        if state.get(key) != family_digest(lab.document, family)
+    ]
+    return _result("Keycloak and OpenBao content of the plan applied", problems, "keycloak and vault content applied on the lab's servers")
 
 
 # -- restarts and faults --------------------------------------------------------------------

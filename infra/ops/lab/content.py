@@ -1,29 +1,41 @@
 """Keycloak's and OpenBao's planned content, on the lab's own servers.
 
-The conformance appliers (`tests/conformance/apply_keycloak.py`, `apply_openbao.py`) replay
-the plan's pulumi-keycloak and pulumi-vault resources through the servers' APIs; the lab
-hands them its own Keycloak and OpenBao containers (reached on their container addresses)
-and the plan's own secret values (the lab plan keeps them readable). A family is applied
-once per content digest (kept in the lab state): a second `lab up` converges.
+The replay appliers (`infra.ops.replay`) give the plan's pulumi-keycloak and pulumi-vault
+resources to the lab's Keycloak and OpenBao containers (reached on their container
+addresses) with the lab plan's own secret values. OpenBao's content is written as Pulumi's
+vault provider writes it: logged in as the provisioner AppRole that `bootstrap openbao`
+sets up. The lab keeps what a test would substitute (bound CIDRs, the PostgreSQL
+container, the public issuer `https://auth.<domain>`, reached through Traefik's alias on
+shared-net) and gives each AppRole the role and secret id the plan computed, since the
+containers were given those. Its one addition: the CA of the lab's ACME server (Pebble),
+which OpenBao needs to trust the issuer's certificate and no public trust store holds.
 
-OpenBao is initialised by the lab (one unseal key: a lab, not the custodians' ceremony) and
-unsealed on every `up`; its unseal key and root token live only in the root-only state file.
-What the lab cannot apply yet is recorded in the state (`content_pending`) and reported as a
-failed check, never skipped silently.
+A family is applied once per content digest (kept in the lab state): a second `lab up`
+converges. OpenBao is initialised by the lab (one unseal key: a lab, not the custodians'
+ceremony) and unsealed on every `up`; its unseal key and root token live only in the
+root-only state file.
 """
 
 from __future__ import annotations
 
+import ssl
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import docker
+import httpx
 import hvac
+import hvac.exceptions
+import requests
 
+from infra.ops import bootstrap
 from infra.ops.lab.applier import FamilyApplier, LabApplyError, digest, entries
 from infra.ops.lab.state import LabState
-from infra.plan.document import SECRET_SIG, parse_export
+from infra.ops.replay.resources import PlannedResource, UnhandledInput, revealed
+from infra.plan.document import parse_export
+from infra.plan.offline import StackPlan
 
 KEYCLOAK = "keycloak:"
 OPENBAO = "vault:"
@@ -31,19 +43,12 @@ KEYCLOAK_CONTAINER, KEYCLOAK_NETWORK, KEYCLOAK_PORT = "keycloak", "keycloak-net"
 OPENBAO_CONTAINER, OPENBAO_NETWORK, OPENBAO_PORT = "openbao", "shared-net", 8200
 KEYCLOAK_ADMIN_PASSWORD = "keycloak-admin-password"
 KEYCLOAK_ADMIN = "platform-admin"
-PENDING = "content_pending"
-"""State key: family prefix -> why its content is not applied (read by the check)."""
+PEBBLE_CONTAINER, PEBBLE_NETWORK, PEBBLE_ROOTS = "pebble", "traefik-net", "https://{address}:15000/roots/0"
+OIDC_WAIT_SECONDS = 180
+JWT_BACKEND = "vault:jwt/authBackend:AuthBackend"
+PUBLIC_ADDRESS = "127.0.0.1"
 
 Progress = Callable[[str], None]
-
-
-def revealed(value: Any) -> Any:
-    """The value of a lab-plan secret (`{sig, value}`); plain values as they are."""
-    if isinstance(value, dict) and SECRET_SIG in value:
-        if "value" not in value:
-            raise LabApplyError("a sealed secret in the lab plan: the lab plan must come from plan_stack(lab_key=...)")
-        return value["value"]
-    return value
 
 
 def random_result(document: Mapping[str, Any], name: str) -> str:
@@ -65,7 +70,7 @@ def keycloak_content(client: docker.DockerClient, state: LabState, progress: Pro
     def apply(document: Mapping[str, Any]) -> None:
         from keycloak import KeycloakAdmin
 
-        from tests.conformance.apply_keycloak import KeycloakApplier
+        from infra.ops.replay.keycloak import KeycloakApplier
 
         wanted = family_digest(document, KEYCLOAK)
         if state.load().get("keycloak_digest") == wanted:
@@ -90,7 +95,6 @@ def keycloak_content(client: docker.DockerClient, state: LabState, progress: Pro
         progress(f"Keycloak realm {realm}")
         KeycloakApplier(admin, lambda client_id: secrets[client_id]).apply(dict(document), parse_export(document))
         state.update(keycloak_digest=wanted)
-        state.update(**{PENDING: {k: v for k, v in state.load().get(PENDING, {}).items() if k != KEYCLOAK}})
 
     return apply
 
@@ -116,21 +120,84 @@ def unsealed_openbao(client: docker.DockerClient, state: LabState, progress: Pro
     raise LabApplyError("OpenBao stayed sealed after the unseal key was submitted")
 
 
-def openbao_content(client: docker.DockerClient, state: LabState, progress: Progress) -> FamilyApplier:
+def pebble_root(client: docker.DockerClient, acme_ca_certificate: str) -> str:
+    """The root that signs the lab's ACME certificates (Pebble makes a new one each start),
+    fetched over Pebble's management listener, itself verified with the stack's `acmeCaCertificate`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca_file:
+        ca_file.write(acme_ca_certificate)
+        ca_file.flush()
+        context = ssl.create_default_context(cafile=ca_file.name)
+    context.check_hostname = False  # Pebble's listener names `pebble`; we reach it by its container address
+    url = PEBBLE_ROOTS.format(address=address(client, PEBBLE_CONTAINER, PEBBLE_NETWORK))
+    response = httpx.get(url, verify=context, timeout=10)
+    response.raise_for_status()
+    return response.text
+
+
+def wait_for_issuer(document: Mapping[str, Any], ca_pem: str, progress: Progress) -> None:
+    """OpenBao fetches the issuer's discovery document when its OIDC method is configured, through
+    Traefik; until Traefik holds the ACME certificate for the issuer's host, that fails: wait for it
+    (asking Traefik on 127.0.0.1 with the issuer's host name, as OpenBao will on shared-net)."""
+    issuer = next(r["inputs"]["boundIssuer"] for r in document["deployment"]["resources"] if r["type"] == JWT_BACKEND)
+    host = httpx.URL(issuer).host
+    context = ssl.create_default_context(cadata=ca_pem)
+    url = f"https://{PUBLIC_ADDRESS}{httpx.URL(issuer).path}/.well-known/openid-configuration"
+    deadline, last = time.monotonic() + OIDC_WAIT_SECONDS, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, headers={"Host": host}, extensions={"sni_hostname": host}, verify=context, timeout=5)
+            if response.status_code == 200 and response.json().get("issuer") == issuer:
+                return
+            last = f"HTTP {response.status_code}"
+        except (httpx.HTTPError, ValueError) as error:
+            last = type(error).__name__
+        progress(f"OpenBao OIDC: waiting for {host}'s certificate and discovery document ({last})")
+        time.sleep(3)
+    raise LabApplyError(f"the issuer {issuer} did not answer with an ACME certificate within {OIDC_WAIT_SECONDS} s ({last})")
+
+
+def openbao_content(client: docker.DockerClient, plan: StackPlan, state: LabState, progress: Progress) -> FamilyApplier:
     def apply(document: Mapping[str, Any]) -> None:
-        unsealed_openbao(client, state, progress)
-        reason = (
-            "OpenBao runs initialised and unsealed, but the plan's content (namespaces, engines, AppRoles with the "
-            "plan's role and secret ids, KV records) is not replayed on it yet"
+        from infra.ops.replay.openbao import (
+            OpenBaoApplier,
+            OpenBaoSubstitutions,
+            as_planned,
         )
-        state.update(**{PENDING: state.load().get(PENDING, {}) | {OPENBAO: reason}})
-        progress(reason)
+
+        addr = unsealed_openbao(client, state, progress)
+        wanted = family_digest(document, OPENBAO)
+        if state.load().get("openbao_digest") == wanted:
+            progress("OpenBao content unchanged")
+            return
+        if plan.spec.acme_ca_certificate is None:
+            raise LabApplyError("the lab stack has no acmeCaCertificate: the lab's OpenBao cannot trust its issuer")
+        try:
+            login = bootstrap.create_provisioner(addr, state.load()["openbao"]["root_token"], plan.spec.openbao)
+            token = bootstrap.provisioner_token(addr, login)
+            ca_pem = pebble_root(client, plan.spec.acme_ca_certificate)
+            wait_for_issuer(document, ca_pem, progress)
+        except (bootstrap.BootstrapError, httpx.HTTPError) as error:
+            raise LabApplyError(f"OpenBao content: {error}") from error
+
+        def lab_secret(item: PlannedResource, key: str) -> str:
+            return str(revealed(item.resource.inputs[key]))
+
+        replay = OpenBaoApplier(
+            addr,
+            token,
+            OpenBaoSubstitutions(secret=lab_secret, bound_cidr=as_planned, oidc_discovery_ca_pem=ca_pem, planned_approle_ids=True),
+        )
+        progress("OpenBao content (namespaces, engines, AppRoles, policies, KV)")
+        try:
+            replay.apply(dict(document), parse_export(document))
+        except (hvac.exceptions.VaultError, requests.RequestException, UnhandledInput) as error:
+            raise LabApplyError(f"OpenBao refused the plan's content: {type(error).__name__}: {error}") from error
+        state.update(openbao_digest=wanted)
 
     return apply
 
 
-def content_appliers(stack: str, progress: Progress) -> dict[str, FamilyApplier]:
+def content_appliers(plan: StackPlan, state: LabState, progress: Progress) -> dict[str, FamilyApplier]:
     """The appliers `lab up` passes for the resource families that are not Docker's."""
     client = docker.from_env(timeout=600)
-    state = LabState(stack)
-    return {KEYCLOAK: keycloak_content(client, state, progress), OPENBAO: openbao_content(client, state, progress)}
+    return {KEYCLOAK: keycloak_content(client, state, progress), OPENBAO: openbao_content(client, plan, state, progress)}

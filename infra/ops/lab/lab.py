@@ -23,8 +23,9 @@ from typing import Any
 import docker
 import docker.errors
 
-from infra.ops.lab import applier, images
+from infra.ops.lab import applier, content, images
 from infra.ops.lab.state import LabState
+from infra.plan.offline import StackPlan
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 INSTALL_DOCKER = REPO_ROOT / "scripts" / "install-docker.sh"
@@ -72,11 +73,11 @@ def overrides() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def lab_document(stack: str, state: LabState) -> dict[str, Any]:
+def lab_plan(stack: str, state: LabState) -> StackPlan:
     """The plan of `stack` with the lab's secret values readable (in memory only, never written)."""
     from infra.plan.offline import plan_stack
 
-    return plan_stack(stack, lab_key=state.key()).document
+    return plan_stack(stack, lab_key=state.key())
 
 
 def start_pebble(docker_client: docker.DockerClient, stack: str, image: str) -> None:
@@ -108,6 +109,7 @@ def up(
     stack: str = DEFAULT_STACK,
     progress: Progress = lambda message: None,
     families: Mapping[str, applier.FamilyApplier] | None = None,
+    # None: Keycloak's and OpenBao's content replayed on the lab's servers (`content`)
     engine: bool = True,
     build: bool = True,
 ) -> UpResult:
@@ -120,18 +122,18 @@ def up(
     state = LabState(stack)
     plan_started = time.monotonic()
     progress(f"plan of stack {stack}")
-    document = lab_document(stack, state)
+    plan = lab_plan(stack, state)
     plan_seconds = time.monotonic() - plan_started
     docker_client = client()
     lab_applier = applier.Applier(
         docker_client,
         stack,
         image_map.get("images", {}),
-        families=families,
+        families=content.content_appliers(plan, state, progress) if families is None else families,
         progress=progress,
         on_networks=lambda: start_pebble(docker_client, stack, image_map["pebble"]["image"]),
     )
-    applied = lab_applier.up(document)
+    applied = lab_applier.up(plan.document)
     return UpResult(
         stack=stack,
         applied=applied,

@@ -1,15 +1,19 @@
-"""Test-side applier: replay the plan's OpenBao resources on a real server with hvac.
+"""Replay the plan's OpenBao resources on a real server with hvac.
 
 Each pulumi-vault resource type is translated to the API call its provider makes, in the
 namespace of the resource's provider (one explicit provider per namespace in the plan).
 Every planned input must be consumed by a translation (`check_consumed`), so a new input in
-the program cannot go untested silently.
+the program cannot go unapplied silently.
 
-Environment-specific values are substituted, and only these: sealed secrets (the plan holds
-envelopes, never values), the PostgreSQL the database engine connects to (the fixture
-instead of the `psra-db` container), and the OIDC issuer (the Keycloak fixture instead of
-`https://auth.<domain>`). Everything that decides access — paths, policies, CIDR bindings,
-TTLs, roles, audiences, bound claims — is applied exactly as planned.
+Environment-specific values are substituted, and only these (`OpenBaoSubstitutions`):
+secrets (the caller's test values, or the lab plan's own); the bound CIDRs (the tests move
+them into 127/8, the lab keeps them); the PostgreSQL the database engine connects to (a
+test fixture instead of the `psra-db` container; the lab keeps the container); the OIDC
+issuer (a test Keycloak instead of `https://auth.<domain>`; the lab keeps it, and adds the
+CA of its own ACME server, which no public trust store holds); and, in the lab only, the
+AppRole role and secret ids the plan computed, since its containers were given those.
+Everything that decides access — paths, policies, CIDR bindings, TTLs, roles, audiences,
+bound claims — is applied exactly as planned.
 """
 
 from __future__ import annotations
@@ -20,21 +24,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import hvac
+import hvac.exceptions
 
-from infra.plan.document import ExportedResource
-from tests.conformance.plan_resources import (
+from infra.ops.replay.resources import (
     PlannedResource,
     UnhandledInput,
     planned,
+    revealed,
     snake,
 )
+from infra.plan.document import ExportedResource
 
 Substitute = Callable[[PlannedResource, str], str]
 
 
 @dataclass(frozen=True)
 class PostgresEndpoint:
-    """Where the planned connection's database lives in the test, and its password."""
+    """Where the planned connection's database lives in a test, and its password."""
 
     host: str
     port: int
@@ -55,14 +61,38 @@ def loopback_twin(cidr: str) -> str:
     return ".".join(["127", *address.split(".")[1:]]) + (f"/{prefix}" if prefix else "")
 
 
+ALREADY_THERE = ("path is already in use", "already exists")
+
+
+def created(create: Callable[[], Any]) -> bool:
+    """Run `create`; False when the namespace or mount is already there (a second replay converges)."""
+    try:
+        create()
+    except hvac.exceptions.InvalidRequest as error:
+        if not any(marker in str(error) for marker in ALREADY_THERE):
+            raise
+        return False
+    return True
+
+
+def as_planned(cidr: str) -> str:
+    return cidr
+
+
 @dataclass
 class OpenBaoSubstitutions:
-    """The environment-specific values (see module docstring)."""
+    """The environment-specific values (see module docstring); `None` keeps the planned one."""
 
     secret: Substitute
+    bound_cidr: Callable[[str], str]
+    """`loopback_twin` (tests) or `as_planned` (the lab)."""
     postgres: PostgresEndpoint | None = None
+    """`None`: the planned connection URL and the (lab) plan's own password."""
     oidc_issuer: str | None = None
     oidc_client_secret: str | None = None
+    oidc_discovery_ca_pem: str | None = None
+    planned_approle_ids: bool = False
+    """The lab: each AppRole gets the role id and secret id the plan computed (its containers hold them)."""
 
 
 @dataclass
@@ -108,7 +138,7 @@ class OpenBaoApplier:
     # -- handlers ---------------------------------------------------------------------
     def namespace(self, item: PlannedResource, ns: str) -> None:
         path = item.require("path")
-        self.client(ns).sys.create_namespace(path=path)
+        created(lambda: self.client(ns).sys.create_namespace(path=path))
         self.result.namespaces.append(path)
 
     def mount(self, item: PlannedResource, ns: str) -> None:
@@ -116,13 +146,13 @@ class OpenBaoApplier:
         for key, api in (("defaultLeaseTtlSeconds", "default_lease_ttl"), ("maxLeaseTtlSeconds", "max_lease_ttl")):
             if key in item.resource.inputs:
                 config[api] = f"{item.get(key)}s"
-        self.client(ns).sys.enable_secrets_engine(
-            backend_type=item.require("type"),
-            path=item.require("path"),
-            description=item.get("description"),
-            options=item.get("options"),
-            config=config or None,
+        client, path = self.client(ns), item.require("path")
+        kind, description, options = item.require("type"), item.get("description"), item.get("options")
+        enabled = created(
+            lambda: client.sys.enable_secrets_engine(backend_type=kind, path=path, description=description, options=options, config=config or None)
         )
+        if not enabled and config:
+            client.sys.tune_mount_configuration(path=path, **config)
 
     def transit_key(self, item: PlannedResource, ns: str) -> None:
         client, backend, name = self.client(ns), item.require("backend"), item.require("name")
@@ -136,18 +166,16 @@ class OpenBaoApplier:
         self.mount_typed(item, ns, "database")
         client, path = self.client(ns), item.require("path")
         for connection in item.require("postgresqls"):
-            if self.subs.postgres is None:
-                raise UnhandledInput("the plan has a PostgreSQL connection but the test gave no PostgreSQL")
-            pg = self.subs.postgres
-            # the planned URL's host:port name the data store container; only they are replaced
-            prefix, _, rest = connection.pop("connectionUrl").partition("@")
-            _, _, database_and_query = rest.partition("/")
-            name = connection.pop("name")
-            connection.pop("password")  # sealed in the plan
+            url, name, password = connection.pop("connectionUrl"), connection.pop("name"), connection.pop("password")
+            if self.subs.postgres is not None:
+                # the planned URL's host:port name the data store container; only they are replaced
+                pg = self.subs.postgres
+                prefix, _, rest = url.partition("@")
+                url, password = f"{prefix}@{pg.host}:{pg.port}/{rest.partition('/')[2]}", pg.password
             data = {
                 "plugin_name": "postgresql-database-plugin",
-                "connection_url": f"{prefix}@{pg.host}:{pg.port}/{database_and_query}",
-                "password": pg.password,
+                "connection_url": url,
+                "password": revealed(password),
             } | {snake(key): value for key, value in connection.items()}
             client.write_data(f"{path}/config/{name}", data=data)
 
@@ -156,7 +184,9 @@ class OpenBaoApplier:
             "default_lease_ttl": f"{item.require('defaultLeaseTtlSeconds')}s",
             "max_lease_ttl": f"{item.require('maxLeaseTtlSeconds')}s",
         }
-        self.client(ns).sys.enable_secrets_engine(backend_type=backend_type, path=item.require("path"), config=config)
+        client, path = self.client(ns), item.require("path")
+        if not created(lambda: client.sys.enable_secrets_engine(backend_type=backend_type, path=path, config=config)):
+            client.sys.tune_mount_configuration(path=path, **config)
 
     def database_role(self, item: PlannedResource, ns: str) -> None:
         data = {
@@ -179,41 +209,58 @@ class OpenBaoApplier:
         self.client(ns).write_data(f"{backend}/roles/{name}", data=data)
 
     def auth_backend(self, item: PlannedResource, ns: str) -> None:
-        self.client(ns).sys.enable_auth_method(
-            method_type=item.require("type"), path=item.require("path"), description=item.get("description")
-        )
+        client, kind, path, description = self.client(ns), item.require("type"), item.require("path"), item.get("description")
+        created(lambda: client.sys.enable_auth_method(method_type=kind, path=path, description=description))
 
     def approle_role(self, item: PlannedResource, ns: str) -> None:
         backend, role = item.require("backend"), item.require("roleName")
         data = {snake(key): item.get(key) for key in item.resource.inputs if key not in {"backend", "roleName"}}
-        data |= {key: [loopback_twin(c) for c in data[key]] for key in BOUND_CIDR_KEYS & set(data) if data[key]}
-        self.client(ns).write_data(f"auth/{backend}/role/{role}", data=data)
+        data |= {key: [self.subs.bound_cidr(c) for c in data[key]] for key in BOUND_CIDR_KEYS & set(data) if data[key]}
+        client = self.client(ns)
+        client.write_data(f"auth/{backend}/role/{role}", data=data)
+        if self.subs.planned_approle_ids:
+            role_id = item.resource.outputs.get("roleId")
+            if not role_id:
+                raise UnhandledInput(f"{item.resource.urn}: the plan computed no role id")
+            client.write_data(f"auth/{backend}/role/{role}/role-id", data={"role_id": role_id})
 
     def approle_secret_id(self, item: PlannedResource, ns: str) -> None:
         backend, role = item.require("backend"), item.require("roleName")
         data = {
-            "cidr_list": [loopback_twin(c) for c in item.require("cidrLists")],
-            "token_bound_cidrs": [loopback_twin(c) for c in item.require("tokenBoundCidrs")],
+            "cidr_list": [self.subs.bound_cidr(c) for c in item.require("cidrLists")],
+            "token_bound_cidrs": [self.subs.bound_cidr(c) for c in item.require("tokenBoundCidrs")],
         }
-        response = self.client(ns).write_data(f"auth/{backend}/role/{role}/secret-id", data=data)
+        client, path = self.client(ns), f"auth/{backend}/role/{role}"
+        if self.subs.planned_approle_ids:
+            planned_secret_id = revealed(item.resource.outputs.get("secretId"))
+            if not planned_secret_id:
+                raise UnhandledInput(f"{item.resource.urn}: the plan computed no secret id")
+            known = client.write_data(f"{path}/secret-id/lookup", data={"secret_id": planned_secret_id})
+            if not (isinstance(known, dict) and known.get("data")):  # OpenBao answers 204 for an unknown id
+                client.write_data(f"{path}/custom-secret-id", data=data | {"secret_id": planned_secret_id})
+            self.result.approle_secret_ids[role] = planned_secret_id
+            return
+        response = client.write_data(f"{path}/secret-id", data=data)
         self.result.approle_secret_ids[role] = response["data"]["secret_id"]
 
     def jwt_backend(self, item: PlannedResource, ns: str) -> None:
-        if self.subs.oidc_issuer is None or self.subs.oidc_client_secret is None:
-            raise UnhandledInput("the plan has an OIDC auth method but the test gave no Keycloak issuer")
         client, path = self.client(ns), item.require("path")
-        client.sys.enable_auth_method(method_type=item.require("type"), path=path, description=item.get("description"))
-        item.require("oidcDiscoveryUrl"), item.require("boundIssuer")  # both are the issuer, replaced
-        client.write_data(
-            f"auth/{path}/config",
-            data={
-                "oidc_discovery_url": self.subs.oidc_issuer,
-                "bound_issuer": self.subs.oidc_issuer,
-                "oidc_client_id": item.require("oidcClientId"),
-                "oidc_client_secret": item.secret("oidcClientSecret", lambda *_: self.subs.oidc_client_secret),
-                "default_role": item.require("defaultRole"),
-            },
-        )
+        kind, description = item.require("type"), item.get("description")
+        created(lambda: client.sys.enable_auth_method(method_type=kind, path=path, description=description))
+        discovery_url, issuer = item.require("oidcDiscoveryUrl"), item.require("boundIssuer")
+        if self.subs.oidc_issuer is not None:
+            discovery_url = issuer = self.subs.oidc_issuer
+        secret = self.subs.secret if self.subs.oidc_client_secret is None else lambda *_: self.subs.oidc_client_secret
+        data = {
+            "oidc_discovery_url": discovery_url,
+            "bound_issuer": issuer,
+            "oidc_client_id": item.require("oidcClientId"),
+            "oidc_client_secret": item.secret("oidcClientSecret", secret),
+            "default_role": item.require("defaultRole"),
+        }
+        if self.subs.oidc_discovery_ca_pem is not None:
+            data["oidc_discovery_ca_pem"] = self.subs.oidc_discovery_ca_pem
+        client.write_data(f"auth/{path}/config", data=data)
 
     def jwt_role(self, item: PlannedResource, ns: str) -> None:
         backend, role = item.require("backend"), item.require("roleName")

@@ -1,10 +1,11 @@
-"""Test-side applier: replay the plan's Keycloak resources through the Admin REST API.
+"""Replay the plan's Keycloak resources through the Admin REST API.
 
 Each pulumi-keycloak resource type is translated to the representation its provider sends
 (python-keycloak for the calls). References between resources (realm, role, group, client,
 execution ids) are resolved from the plan's ids to the ids Keycloak assigns. Every planned
-input must be consumed by a translation. The only substitution: client secrets, which the
-plan holds sealed; the test chooses them and gets them back in `client_secrets`.
+input must be consumed by a translation. The only substitution: client secrets, which a
+plan holds sealed; the caller gives them (the conformance tests choose them, the lab takes
+its plan's own) and gets them back in `client_secrets`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from typing import Any
 
 from keycloak import KeycloakAdmin
 
-from infra.plan.document import ExportedResource
-from tests.conformance.plan_resources import (
+from infra.ops.replay.resources import (
     PlannedResource,
     UnhandledInput,
     planned,
     seconds,
 )
+from infra.plan.document import ExportedResource
 
 ACCESS_TYPES = {"CONFIDENTIAL": {"publicClient": False, "bearerOnly": False}}
 

@@ -1,9 +1,10 @@
-"""Reading planned resources the way a provider would receive them (test side).
+"""Reading planned resources the way a provider would receive them.
 
-The conformance appliers replay the OpenBao and Keycloak resources of the offline plan on
-real servers. These helpers give them what a provider gets: inputs with numbers as ints,
-references between resources resolved to the ids the real server assigned, and sealed
-secrets (the plan never holds a real secret) replaced by values the test chooses.
+The replay appliers give the OpenBao and Keycloak resources of a plan to real servers.
+These helpers give them what a provider gets: inputs with numbers as ints, references
+between resources resolved to the ids the real server assigned, and secrets: a sealed
+secret (the plan never holds a real one) is replaced by a value its caller chooses; the
+lab's plan (`plan_stack(lab_key=...)`) carries its own values, which `revealed` reads.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from infra.plan.document import SECRET_SIG, ExportedResource
 CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
 
-class UnhandledInput(AssertionError):
-    """A planned input the applier does not translate: the test would silently not test it."""
+class UnhandledInput(RuntimeError):
+    """A planned input the applier does not translate: replaying without it would silently differ."""
 
 
 def snake(name: str) -> str:
@@ -28,6 +29,15 @@ def snake(name: str) -> str:
 
 def is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and SECRET_SIG in value
+
+
+def revealed(value: Any) -> Any:
+    """The value of a lab-plan secret (`{sig, value}`); plain values as they are."""
+    if is_sealed(value):
+        if "value" not in value:
+            raise UnhandledInput("a sealed secret: only the lab's plan (`plan_stack(lab_key=...)`) carries secret values")
+        return value["value"]
+    return value
 
 
 def plain(value: Any) -> Any:
@@ -76,7 +86,7 @@ class PlannedResource:
         return self.get(key)
 
     def secret(self, key: str, substitute: Callable[[PlannedResource, str], str]) -> str:
-        """A sealed input: the plan has only its envelope; the test supplies the value."""
+        """A secret input: `substitute` gives its value (the caller's choice, or the lab plan's own)."""
         value = self.resource.inputs.get(key)
         self.consumed.add(key)
         if not is_sealed(value):
