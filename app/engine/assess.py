@@ -9,15 +9,15 @@ a met rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from app.engine.criteria import Subject, evaluate_alternative
-from app.engine.expression import Leaf
-from app.engine.money import percent_of, share, total
+from app.engine.memory import forgotten_in_forked_children
+from app.engine.money import ZERO, percent_of, share, total
 from app.engine.origin_status import OriginStatus, classify
-from app.engine.parser import rule_alternatives, rule_reading
+from app.engine.parser import Alternatives, rule_alternatives, rule_reading
 from app.engine.proofs import UnresolvedDeclarationError
 from app.engine.report import (
     AlternativeResult,
@@ -50,14 +50,12 @@ class UnverifiedRulesRefused(EngineInputError):
     """The assessment would rest on UNVERIFIED rules data and the deployment does not allow that."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per calculation, and freezing costs a setattr per field
 class _Context:
     source: RuleSource
     agreement: Agreement
     assessment_date: date
     allow_unverified: bool
-    # a material's status depends only on its origin, proof and dispatch date: bills of materials repeat them
-    statuses: dict[tuple[object, ...], OriginStatus] = field(default_factory=dict)
 
 
 def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: bool = True) -> AssessmentReport:
@@ -86,12 +84,8 @@ def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: 
                 f"{request.assessment_date} in the rules data; give the rule in 'rule'",
             )
         alternatives, rule_used = _data_rule(context, found, ("rule",))
-    product = ProductFacts(
-        hs_code=request.product.hs_code,
-        ex_works_price=request.product.ex_works_price,
-        fob_price=request.product.fob_price,
-        description=request.product.description,
-    )
+    given = request.product
+    product = ProductFacts(given.hs_code, given.ex_works_price, given.fob_price, given.description)
     report = _assess_product(context, product, tuple(dict.fromkeys(request.operations)), alternatives, rule_used, request.materials, ("materials",))
     if agreement.unverified is None:
         return report
@@ -100,9 +94,6 @@ def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: 
         "Confirm the result against the official text before relying on it."
     )
     return report.model_copy(update={"warnings": (warning, *report.warnings)})
-
-
-Alternatives = tuple[tuple[tuple[Leaf, ...], str], ...]
 
 
 def _given_rule(text: str, agreement: Agreement) -> tuple[Alternatives, RuleUsed]:
@@ -119,6 +110,24 @@ def _data_rule(context: _Context, rule: ProductRule, loc: Loc) -> tuple[Alternat
             f"with the official text) and this deployment refuses unverified rules ({UNVERIFIED_SETTING} is false); "
             "give the rule from the official text in 'rule'",
         )
+    known = _DATA_RULES.get(id(rule))
+    if known is not None and known[0] is rule:
+        return known[1]
+    read = _read_data_rule(rule)
+    if len(_DATA_RULES) >= DATA_RULES_REMEMBERED:
+        _DATA_RULES.clear()
+    _DATA_RULES[id(rule)] = (rule, read)
+    return read
+
+
+# Data rules as the engine reads them, by identity (the entry holds the rule, so its id stays its own); a
+# report's RuleUsed is shared between the reports of one rule, since nothing changes a report once built.
+DATA_RULES_REMEMBERED = 4096
+_DATA_RULES: dict[int, tuple[ProductRule, tuple[Alternatives, RuleUsed]]] = {}
+forgotten_in_forked_children(_DATA_RULES.clear)
+
+
+def _read_data_rule(rule: ProductRule) -> tuple[Alternatives, RuleUsed]:
     return rule_alternatives(rule.rule), RuleUsed(
         legal_text=rule.rule,
         text=rule_reading(rule.rule),
@@ -155,70 +164,85 @@ def _assess_product(
 ) -> AssessmentReport:
     agreement = context.agreement
     prefix = field_path(loc)
-    results = tuple(_material_result(context, material, loc + (index,), f"{prefix}[{index}]") for index, material in enumerate(materials))
+    results = tuple(_material_result(context, material, loc, index, f"{prefix}[{index}]") for index, material in enumerate(materials))
     tolerance = _tolerance(agreement, product)
     non_originating = tuple(r for r in results if not r.originating)
-    non_originating_value = total(m.value for m in non_originating)
+    non_originating_value = total(m.value for m in non_originating) if non_originating else ZERO
+    # fields: hs_code, ex_works_price, fob_price, operations, non_originating, non_originating_value,
+    # tolerance_percent, tolerance_limit, tolerance_refusal
     subject = Subject(
-        hs_code=product.hs_code,
-        ex_works_price=product.ex_works_price,
-        fob_price=product.fob_price,
-        operations=frozenset(operations),
-        non_originating=non_originating,
-        non_originating_value=non_originating_value,
-        tolerance_percent=tolerance.percent,
-        tolerance_limit=tolerance.limit if tolerance.available else None,
-        tolerance_refusal=tolerance.reason,
+        product.hs_code,
+        product.ex_works_price,
+        product.fob_price,
+        frozenset(operations),
+        non_originating,
+        non_originating_value,
+        tolerance.percent,
+        tolerance.limit if tolerance.available else None,
+        tolerance.reason,
     )
-    evaluated = tuple(evaluate_alternative(leaves, text, subject) for leaves, text in alternatives)
-    insufficient = tuple(op for op in operations if op in agreement.insufficient_operations.codes)
-    check = OperationsCheck(
-        performed=operations,
-        insufficient=insufficient,
-        all_insufficient=bool(operations) and len(insufficient) == len(operations),
-        legal_source=agreement.insufficient_operations.legal_source,
-    )
+    evaluated = tuple(evaluate_alternative(criteria, text, subject) for criteria, text in alternatives)
+    listed = agreement.insufficient_operations
+    insufficient = tuple(op for op in operations if op in listed.codes) if operations else ()
+    # fields: performed, insufficient, all_insufficient, legal_source
+    check = OperationsCheck(operations, insufficient, bool(operations) and len(insufficient) == len(operations), listed.legal_source)
     originating = any(a.met for a in evaluated) and not check.all_insufficient
+    reasons = _reasons(agreement, originating, rule_used, evaluated, check, results, len(non_originating), non_originating_value, product)
+    # fields: originating, agreement, agreement_name, assessment_date, product, rule, alternatives, materials,
+    # non_originating_value, tolerance, operations, reasons, warnings
     return AssessmentReport(
-        originating=originating,
-        agreement=agreement.code,
-        agreement_name=agreement.name,
-        assessment_date=context.assessment_date,
-        product=product,
-        rule=rule_used,
-        alternatives=evaluated,
-        materials=results,
-        non_originating_value=non_originating_value,
-        tolerance=tolerance,
-        operations=check,
-        reasons=_reasons(agreement, originating, rule_used, evaluated, check, results, non_originating_value, product),
-        warnings=_rule_warnings(rule_used, agreement, results),
+        originating,
+        agreement.code,
+        agreement.name,
+        context.assessment_date,
+        product,
+        rule_used,
+        evaluated,
+        results,
+        non_originating_value,
+        tolerance,
+        check,
+        reasons,
+        _rule_warnings(rule_used, agreement, results),
     )
 
 
-def _material_result(context: _Context, material: Material, loc: Loc, path: str) -> MaterialResult:
+def _material_result(context: _Context, material: Material, parent: Loc, index: int, path: str) -> MaterialResult:
+    """The material at `parent` + (`index`,), shown as `path`."""
     if material.in_house and material.sub_materials:
-        return _in_house_result(context, material, loc)
+        return _in_house_result(context, material, parent + (index,))
+    # the status, remembered across calculations: it depends only on the origin, proof and dispatch date, the
+    # agreement (compared by identity), the EU's member states and the assessment date, and bills of materials
+    # repeat the same suppliers' proofs (the proof's fields, not the model: hashing a pydantic model costs more)
     proof = material.proof
-    # the proof's fields, not the model: hashing and comparing a pydantic model costs more than the classification
-    key = (material.origin, material.dispatch_date) if proof is None else (material.origin, material.dispatch_date, *proof.__dict__.values())
-    status = context.statuses.get(key)
-    if status is None:
-        try:
-            status = context.statuses[key] = classify(material, context.agreement, context.source.eu_member_states, context.assessment_date)
-        except UnresolvedDeclarationError as error:
-            raise EngineInputError(loc + ("proof", "declaration_id"), f"{error}; give the proof type and dates instead") from None
-    prefix = "in-house part without sub_materials, judged by its origin and proof: " if material.in_house else ""
-    return MaterialResult(
-        path=path,
-        hs_code=material.hs_code,
-        origin=material.origin,
-        value=material.value,
-        originating=status.originating,
-        basis=status.basis,
-        cumulation=status.cumulation,
-        reason=prefix + status.reason,
-    )
+    key = (material.origin, material.dispatch_date, context.assessment_date, () if proof is None else tuple(proof.__dict__.values()))
+    known = _STATUSES.get(key)
+    if known is not None and known[0] is context.agreement and known[1] is context.source.eu_member_states:
+        status = known[2]
+    else:
+        status = _classified(context, material, key, parent + (index,))
+    reason = "in-house part without sub_materials, judged by its origin and proof: " + status.reason if material.in_house else status.reason
+    # fields: path, hs_code, origin, value, originating, basis, cumulation, reason
+    return MaterialResult(path, material.hs_code, material.origin, material.value, status.originating, status.basis, status.cumulation, reason)
+
+
+def _classified(context: _Context, material: Material, key: tuple[object, ...], loc: Loc) -> OriginStatus:
+    """The material's status, classified and remembered under `key` (see _material_result)."""
+    agreement, member_states = context.agreement, context.source.eu_member_states
+    try:
+        status = classify(material, agreement, member_states, context.assessment_date)
+    except UnresolvedDeclarationError as error:
+        raise EngineInputError(loc + ("proof", "declaration_id"), f"{error}; give the proof type and dates instead") from None
+    if len(_STATUSES) >= STATUSES_REMEMBERED:
+        _STATUSES.clear()
+    _STATUSES[key] = (agreement, member_states, status)
+    return status
+
+
+# Statuses already classified, bounded in count (a few megabytes at most) and cleared when full.
+STATUSES_REMEMBERED = 4096
+_STATUSES: dict[tuple[object, ...], tuple[Agreement, frozenset[str], OriginStatus]] = {}
+forgotten_in_forked_children(_STATUSES.clear)
 
 
 def _in_house_result(context: _Context, material: Material, loc: Loc) -> MaterialResult:
@@ -258,10 +282,11 @@ def _in_house_result(context: _Context, material: Material, loc: Loc) -> Materia
 PARTS_REMEMBERED = 512
 PART_SIZE_REMEMBERED = 20
 _PARTS: dict[tuple[object, ...], tuple[Agreement, MaterialResult]] = {}
+forgotten_in_forked_children(_PARTS.clear)
 
 
 def _assess_part(context: _Context, material: Material, loc: Loc, alternatives: Alternatives, rule_used: RuleUsed) -> MaterialResult:
-    product = ProductFacts(hs_code=material.hs_code, ex_works_price=material.value, fob_price=None, description=material.description)
+    product = ProductFacts(material.hs_code, material.value, None, material.description)
     sub = _assess_product(context, product, (), alternatives, rule_used, material.sub_materials, loc + ("sub_materials",))
     if sub.originating:
         reason = f"in-house part meets its own rule ({rule_used.text}), so it counts as wholly originating (absorption)"
@@ -296,22 +321,13 @@ def _non_originating_part(material: Material, loc: Loc, reason: str) -> Material
 def _tolerance(agreement: Agreement, product: ProductFacts) -> ToleranceInfo:
     rule = agreement.tolerance
     limit = share(product.ex_works_price, rule.percent)
+    # fields: percent, limit, available, legal_source, reason
     if rule.excluded(product.hs_code):
         chapters = ", ".join(rule.excluded_chapters)
-        return ToleranceInfo(
-            percent=rule.percent,
-            limit=limit,
-            available=False,
-            legal_source=rule.legal_source,
-            reason=f"the general tolerance does not apply to products of chapters {chapters} (textile products follow their own notes)",
-        )
-    return ToleranceInfo(
-        percent=rule.percent,
-        limit=limit,
-        available=True,
-        legal_source=rule.legal_source,
-        reason=f"non-originating materials worth up to {rule.percent}% of the ex-works price ({limit}) may fail a tariff-shift requirement",
-    )
+        reason = f"the general tolerance does not apply to products of chapters {chapters} (textile products follow their own notes)"
+        return ToleranceInfo(rule.percent, limit, False, rule.legal_source, reason)
+    reason = f"non-originating materials worth up to {rule.percent}% of the ex-works price ({limit}) may fail a tariff-shift requirement"
+    return ToleranceInfo(rule.percent, limit, True, rule.legal_source, reason)
 
 
 def _reasons(
@@ -321,6 +337,7 @@ def _reasons(
     evaluated: tuple[AlternativeResult, ...],
     check: OperationsCheck,
     materials: tuple[MaterialResult, ...],
+    non_originating_count: int,
     non_originating_value: Decimal,
     product: ProductFacts,
 ) -> tuple[str, ...]:
@@ -339,9 +356,8 @@ def _reasons(
             first = next(c for c in alternative.criteria if not c.met)
             reasons.append(f"Not met: {alternative.text}, because {first.reason}.")
     if materials:
-        count = sum(1 for m in materials if not m.originating)
         reasons.append(
-            f"{count} of {len(materials)} materials are non-originating, worth {non_originating_value} "
+            f"{non_originating_count} of {len(materials)} materials are non-originating, worth {non_originating_value} "
             f"({percent_of(non_originating_value, product.ex_works_price)}% of the ex-works price)."
         )
     return tuple(reasons)

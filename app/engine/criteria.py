@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from app.engine.expression import Leaf, MaxNom, Operation, Rvc, TariffShift, WeightLimit
-from app.engine.money import at_most_percent, percent_of, total
+from app.engine.money import ZERO, at_most_percent, percent_of, total
 from app.engine.report import (
     AlternativeResult,
     CriterionResult,
@@ -44,50 +44,56 @@ class Subject:
     tolerance_refusal: str
 
 
-def evaluate_alternative(leaves: tuple[Leaf, ...], text: str, subject: Subject) -> AlternativeResult:
-    failures = {id(leaf): _shift_failures(leaf, subject) for leaf in leaves if isinstance(leaf, TariffShift)}
-    failing = {f.path: f for found in failures.values() for f in found}
-    failing_value = total(f.value for f in failing.values())
-    tolerated = bool(failing) and subject.tolerance_limit is not None and failing_value <= subject.tolerance_limit
-    criteria: list[CriterionResult] = []
-    for leaf in leaves:
+def evaluate_alternative(criteria: tuple[tuple[Leaf, str], ...], text: str, subject: Subject) -> AlternativeResult:
+    """`criteria`: the alternative's leaves with their texts (parser.rule_alternatives)."""
+    failures: dict[int, tuple[FailingMaterial, ...]] = {}
+    failing: dict[str, FailingMaterial] = {}
+    for leaf, _ in criteria:
         if isinstance(leaf, TariffShift):
-            criteria.append(_shift_result(leaf, failures[id(leaf)], subject, tolerated, failing_value))
+            found = failures[id(leaf)] = _shift_failures(leaf, subject)
+            for failure in found:
+                failing[failure.path] = failure
+    failing_value = total(f.value for f in failing.values()) if failing else ZERO
+    tolerated = bool(failing) and subject.tolerance_limit is not None and failing_value <= subject.tolerance_limit
+    results: list[CriterionResult] = []
+    met = True
+    for leaf, leaf_text in criteria:
+        if isinstance(leaf, TariffShift):
+            result: CriterionResult = _shift_result(leaf, leaf_text, failures[id(leaf)], subject, tolerated, failing_value)
         elif isinstance(leaf, MaxNom):
-            criteria.append(_maxnom_result(leaf, subject))
+            result = _maxnom_result(leaf, leaf_text, subject)
         elif isinstance(leaf, Rvc):
-            criteria.append(_rvc_result(leaf, subject))
+            result = _rvc_result(leaf, leaf_text, subject)
         elif isinstance(leaf, WeightLimit):
-            criteria.append(_weight_result(leaf))
+            result = _weight_result(leaf, leaf_text)
         else:
-            criteria.append(_operation_result(leaf, subject))
-    return AlternativeResult(
-        text=text,
-        met=all(c.met for c in criteria),
-        criteria=tuple(criteria),
-    )
+            result = _operation_result(leaf, leaf_text, subject)
+        met = met and result.met
+        results.append(result)
+    return AlternativeResult(text, met, tuple(results))
 
 
 def _shift_failures(leaf: TariffShift, subject: Subject) -> tuple[FailingMaterial, ...]:
     digits = leaf.digits
     own = subject.hs_code[:digits]
+    excepted = leaf.except_from
     found = []
     for material in subject.non_originating:
         if digits and material.hs_code[:digits] == own:
             why = f"same {LEVEL_NAMES[leaf.level]} {own} as the product"
-        elif leaf.except_from is not None and leaf.except_from.contains(material.hs_code):
-            why = f"excepted code ({leaf.except_from.text()})"
+        elif excepted is not None and excepted.contains(material.hs_code):
+            why = f"excepted code ({excepted.text()})"
         else:
             continue
-        found.append(FailingMaterial(path=material.path, hs_code=material.hs_code, value=material.value, why=why))
+        found.append(FailingMaterial(material.path, material.hs_code, material.value, why))
     return tuple(found)
 
 
 def _shift_result(
-    leaf: TariffShift, failing: tuple[FailingMaterial, ...], subject: Subject, tolerated: bool, alternative_failing_value: Decimal
+    leaf: TariffShift, text: str, failing: tuple[FailingMaterial, ...], subject: Subject, tolerated: bool, alternative_failing_value: Decimal
 ) -> TariffShiftResult:
     own = subject.hs_code[: leaf.digits]
-    value = total(f.value for f in failing)
+    value = total(f.value for f in failing) if failing else ZERO
     if not subject.non_originating:
         met, reason = True, "no non-originating materials are used"
     elif not failing:
@@ -114,71 +120,58 @@ def _shift_result(
                 f"{listed}; the failing materials are worth {alternative_failing_value}, above the general tolerance of "
                 f"{subject.tolerance_limit} ({subject.tolerance_percent}% of the ex-works price)"
             )
+    applied = bool(failing) and tolerated
+    # fields: kind, text, met, reason, failing_materials, failing_value, tolerance_applied, tolerance_used, tolerance_limit
     return TariffShiftResult(
-        kind=leaf.level,
-        text=leaf.text(),
-        met=met,
-        reason=reason,
-        failing_materials=failing,
-        failing_value=value,
-        tolerance_applied=bool(failing) and tolerated,
-        tolerance_used=alternative_failing_value if (failing and tolerated) else Decimal(0),
-        tolerance_limit=subject.tolerance_limit,
+        leaf.level, text, met, reason, failing, value, applied, alternative_failing_value if applied else ZERO, subject.tolerance_limit
     )
 
 
-def _maxnom_result(leaf: MaxNom, subject: Subject) -> MaxNomResult:
-    counted = subject.non_originating if leaf.of is None else [m for m in subject.non_originating if leaf.of.contains(m.hs_code)]
-    nom = subject.non_originating_value if leaf.of is None else total(m.value for m in counted)
+def _maxnom_result(leaf: MaxNom, text: str, subject: Subject) -> MaxNomResult:
+    scope = leaf.of
+    if scope is None:
+        counted: tuple[MaterialResult, ...] | list[MaterialResult] = subject.non_originating
+        nom = subject.non_originating_value
+    else:
+        counted = [m for m in subject.non_originating if scope.contains(m.hs_code)]
+        nom = total(m.value for m in counted)
     met = at_most_percent(nom, subject.ex_works_price, leaf.percent)
-    scope = f" of {leaf.of.text()}" if leaf.of else ""
+    scope_text = f" of {scope.text()}" if scope else ""
     nom_percent = percent_of(nom, subject.ex_works_price)
     reason = (
-        f"non-originating materials{scope} are worth {nom}, {nom_percent}% of the ex-works price {subject.ex_works_price}; "
+        f"non-originating materials{scope_text} are worth {nom}, {nom_percent}% of the ex-works price {subject.ex_works_price}; "
         f"{'within' if met else 'above'} the maximum of {leaf.percent}%"
     )
+    # fields: text, met, reason, threshold_percent, restricted_to, nom_value, nom_percent, ex_works_price, counted_materials
     return MaxNomResult(
-        text=leaf.text(),
-        met=met,
-        reason=reason,
-        threshold_percent=leaf.percent,
-        restricted_to=leaf.of.text() if leaf.of else None,
-        nom_value=nom,
-        nom_percent=nom_percent,
-        ex_works_price=subject.ex_works_price,
-        counted_materials=tuple(m.path for m in counted),
+        text,
+        met,
+        reason,
+        leaf.percent,
+        scope.text() if scope else None,
+        nom,
+        nom_percent,
+        subject.ex_works_price,
+        tuple(m.path for m in counted),
     )
 
 
-def _rvc_result(leaf: Rvc, subject: Subject) -> RvcResult:
+def _rvc_result(leaf: Rvc, text: str, subject: Subject) -> RvcResult:
     vnm = subject.non_originating_value
     fob = subject.fob_price
     if fob is None:
-        return RvcResult(
-            text=leaf.text(),
-            met=False,
-            reason="RVC is measured on the FOB price and the product has no fob_price, so this criterion is not met",
-            threshold_percent=leaf.percent,
-            fob_price=None,
-            vnm_value=vnm,
-            rvc_percent=None,
-        )
+        reason = "RVC is measured on the FOB price and the product has no fob_price, so this criterion is not met"
+        # fields: text, met, reason, threshold_percent, fob_price, vnm_value, rvc_percent
+        return RvcResult(text, False, reason, leaf.percent, None, vnm, None)
     met = (fob - vnm) * 100 >= leaf.percent * fob
     rvc = percent_of(fob - vnm, fob)
-    return RvcResult(
-        text=leaf.text(),
-        met=met,
-        reason=f"RVC = (FOB {fob} - VNM {vnm}) / FOB = {rvc}%; {'at least' if met else 'below'} the required {leaf.percent}%",
-        threshold_percent=leaf.percent,
-        fob_price=fob,
-        vnm_value=vnm,
-        rvc_percent=rvc,
-    )
+    reason = f"RVC = (FOB {fob} - VNM {vnm}) / FOB = {rvc}%; {'at least' if met else 'below'} the required {leaf.percent}%"
+    return RvcResult(text, met, reason, leaf.percent, fob, vnm, rvc)
 
 
-def _weight_result(leaf: WeightLimit) -> WeightLimitResult:
+def _weight_result(leaf: WeightLimit, text: str) -> WeightLimitResult:
     return WeightLimitResult(
-        text=leaf.text(),
+        text=text,
         met=False,
         reason="a limit on net weight cannot be assessed: requests carry values, not net weights, so this criterion is not met",
         threshold_percent=leaf.percent,
@@ -186,8 +179,8 @@ def _weight_result(leaf: WeightLimit) -> WeightLimitResult:
     )
 
 
-def _operation_result(leaf: Operation, subject: Subject) -> OperationResult:
+def _operation_result(leaf: Operation, text: str, subject: Subject) -> OperationResult:
     met = leaf.code in subject.operations
     performed = ", ".join(sorted(subject.operations)) or "none"
     reason = f"operation {leaf.code} was performed" if met else f"operation {leaf.code} is not among the operations performed ({performed})"
-    return OperationResult(text=leaf.text(), met=met, reason=reason, operation=leaf.code)
+    return OperationResult(text=text, met=met, reason=reason, operation=leaf.code)

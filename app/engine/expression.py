@@ -8,7 +8,7 @@ originates if one alternative is met, and an alternative is met when all its cri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import product
 from typing import Literal
@@ -44,6 +44,11 @@ class CodeRange:
 @dataclass(frozen=True)
 class CodeSet:
     items: tuple[CodeRange, ...]
+    # the text, joined once: reasons quote it for every material an exception catches
+    _text: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text", ", ".join(item.text() for item in self.items))
 
     def contains(self, hs_code: str) -> bool:
         for item in self.items:  # a plain loop: this runs for every material under every exception
@@ -52,7 +57,7 @@ class CodeSet:
         return False
 
     def text(self) -> str:
-        return ", ".join(item.text() for item in self.items)
+        return self._text
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from app.engine.expression import (
     WeightLimit,
     alternatives,
 )
+from app.engine.memory import forgotten_in_forked_children
 from app.engine.phrases import default_phrases
 
 # The annexes' limits on the value of unprinted, unembroidered or uncoated fabric are read as limits on
@@ -375,13 +376,24 @@ def parse_rule(rule: str) -> Node:
     return node
 
 
+Alternatives = tuple[tuple[tuple[tuple[Leaf, str], ...], str], ...]
+
+
 @lru_cache(maxsize=4096)
-def rule_alternatives(rule: str) -> tuple[tuple[tuple[Leaf, ...], str], ...]:
-    """The rule's alternatives (disjunctive normal form) with the text of each, computed once per rule text."""
-    return tuple((leaves, " and ".join(leaf.text() for leaf in leaves)) for leaves in alternatives(parse_rule(rule)))
+def rule_alternatives(rule: str) -> Alternatives:
+    """The rule's alternatives (disjunctive normal form), each as its criteria with their texts and its own
+    text: computed once per rule text, since every assessment's report quotes them."""
+    out = []
+    for leaves in alternatives(parse_rule(rule)):
+        criteria = tuple((leaf, leaf.text()) for leaf in leaves)
+        out.append((criteria, " and ".join(text for _, text in criteria)))
+    return tuple(out)
 
 
 @lru_cache(maxsize=4096)
 def rule_reading(rule: str) -> str:
     """How the engine reads the rule: its compact canonical text."""
     return parse_rule(rule).text()
+
+
+forgotten_in_forked_children(parse_rule.cache_clear, rule_alternatives.cache_clear, rule_reading.cache_clear)

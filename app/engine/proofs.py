@@ -12,6 +12,7 @@ import calendar
 from datetime import date
 from functools import lru_cache
 
+from app.engine.memory import forgotten_in_forked_children
 from app.engine.request import AgreementCode, Proof
 
 LTSD_SOURCE = "Implementing Regulation (EU) 2015/2447 Art. 62 (as amended by Regulation (EU) 2017/989), Annex 22-16"
@@ -39,6 +40,9 @@ def add_months(day: date, months: int) -> date:
     if year > date.max.year:
         return date.max
     return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+forgotten_in_forked_children(add_months.cache_clear)
 
 
 def ltsd_window_problems(issue_date: date, valid_from: date, valid_until: date) -> list[str]:

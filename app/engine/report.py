@@ -22,7 +22,10 @@ from app.engine.request import AgreementCode
 
 Basis = Literal["supplier_declaration", "ltsd", "statement_on_origin", "absorption"]
 
-report_type = dataclasses.dataclass(slots=True, kw_only=True)
+# Positional fields in declaration order (the JSON's order): the engine builds the frequent ones positionally,
+# because calling a class with keywords costs a dict of them per object (three times the positional call).
+# A default before required fields (`kind`) is keyword-only.
+report_type = dataclasses.dataclass(slots=True)
 
 
 @cache
@@ -69,7 +72,7 @@ class TariffShiftResult(_Report):
 
 @report_type
 class MaxNomResult(_Report):
-    kind: Literal["MaxNOM"] = "MaxNOM"
+    kind: Literal["MaxNOM"] = dataclasses.field(default="MaxNOM", kw_only=True)
     text: str
     met: bool
     reason: str
@@ -83,7 +86,7 @@ class MaxNomResult(_Report):
 
 @report_type
 class RvcResult(_Report):
-    kind: Literal["RVC"] = "RVC"
+    kind: Literal["RVC"] = dataclasses.field(default="RVC", kw_only=True)
     text: str
     met: bool
     reason: str
@@ -95,7 +98,7 @@ class RvcResult(_Report):
 
 @report_type
 class WeightLimitResult(_Report):
-    kind: Literal["weight"] = "weight"
+    kind: Literal["weight"] = dataclasses.field(default="weight", kw_only=True)
     text: str
     met: bool
     reason: str
@@ -105,7 +108,7 @@ class WeightLimitResult(_Report):
 
 @report_type
 class OperationResult(_Report):
-    kind: Literal["OP"] = "OP"
+    kind: Literal["OP"] = dataclasses.field(default="OP", kw_only=True)
     text: str
     met: bool
     reason: str

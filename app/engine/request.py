@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Literal, NamedTuple
 from uuid import UUID
 
@@ -26,6 +27,9 @@ MAX_DEPTH = 4
 MAX_RULE_CHARACTERS = 4000  # all rule texts of one request together (the longest rule in the bundled data: 475)
 
 
+# The code and origin checks are remembered by value: bills of materials repeat codes and countries, and a
+# look-up costs less than the checks (a refusal is not remembered: it raises every time).
+@lru_cache(maxsize=4096)
 def _hs_code(value: str) -> str:
     if not (value.isascii() and value.isdigit() and len(value) in (6, 8, 10)):
         raise PydanticCustomError(
@@ -34,6 +38,7 @@ def _hs_code(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1024)
 def _origin(value: str) -> str:
     if value in ("EU", "UNKNOWN") or (len(value) == 2 and value.isascii() and value.isalpha() and value.isupper()):
         return value
@@ -114,8 +119,10 @@ def _required_dates_schema(schema: JsonDict) -> None:
 
 def _dated(value: date | None, info: ValidationInfo) -> date | None:
     """Refuses a proof without a date its type requires, naming the field."""
+    if value is not None:
+        return value
     needed = REQUIRED_DATES.get(info.data.get("type") or "", {})
-    if value is None and info.field_name in needed:
+    if info.field_name in needed:
         raise PydanticCustomError("proof_date_missing", "{message}", {"message": needed[info.field_name], "proof_type": info.data["type"]})
     return value
 
@@ -237,27 +244,33 @@ class _Shape(NamedTuple):
 
 def _shape(request: dict[object, object]) -> _Shape:
     """Depth and size of the bill of materials and the characters of all its `rule` strings, on the request as
-    sent (before validation), walking without recursion."""
+    sent (before validation), walking level by level without recursion."""
     depth = materials = characters = 0
-    pending: list[tuple[dict[object, object], str, int]] = [(request, "materials", 0)]
-    while pending:
-        node, children, level = pending.pop()
-        depth, materials = max(depth, level), materials + (level > 0)
-        rule = node.get("rule")
-        characters += len(rule) if isinstance(rule, str) else 0
-        items = node.get(children)
-        if isinstance(items, list | tuple):
-            pending.extend((item, "sub_materials", level + 1) for item in items if isinstance(item, dict))
+    level: list[dict[object, object]] = [request]
+    children = "materials"
+    while level:
+        below: list[dict[object, object]] = []
+        for node in level:
+            rule = node.get("rule")
+            if isinstance(rule, str):
+                characters += len(rule)
+            items = node.get(children)
+            if isinstance(items, list | tuple):
+                below += [item for item in items if isinstance(item, dict)]
+        if below:
+            depth += 1
+            materials += len(below)
+        level, children = below, "sub_materials"
     return _Shape(depth, materials, characters)
 
 
 def _overvalued(materials: tuple[Material, ...], whole: Decimal, path: str) -> str | None:
     """The path of the first material worth more than what it goes into (its share would pass 100 %)."""
     for index, material in enumerate(materials):
-        here = f"{path}[{index}]"
         if material.value > whole:
-            return here
-        inner = _overvalued(material.sub_materials, material.value, f"{here}.sub_materials")
-        if inner is not None:
-            return inner
+            return f"{path}[{index}]"
+        if material.sub_materials:
+            inner = _overvalued(material.sub_materials, material.value, f"{path}[{index}].sub_materials")
+            if inner is not None:
+                return inner
     return None

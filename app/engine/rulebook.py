@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from app.engine.memory import forgotten_in_forked_children
 from app.engine.parser import RuleSyntaxError, parse_rule
 from app.engine.request import AgreementCode, printable_text
 
@@ -54,7 +55,7 @@ class Tolerance(_Data):
     legal_source: str
 
     def excluded(self, hs_code: str) -> bool:
-        return any(_span_contains(span, hs_code) for span in self.excluded_chapters)
+        return _in_spans(self.excluded_chapters, hs_code)
 
 
 class Cumulation(_Data):
@@ -137,6 +138,15 @@ class AgreementsFile(_Data):
         if len(codes) != len(set(codes)):
             raise ValueError("agreement codes must be unique")
         return self
+
+
+@lru_cache(maxsize=4096)
+def _in_spans(spans: tuple[str, ...], hs_code: str) -> bool:
+    """Whether a span covers the code; remembered, since every assessed product asks it of its agreement's spans."""
+    return any(_span_contains(span, hs_code) for span in spans)
+
+
+forgotten_in_forked_children(_in_spans.cache_clear)
 
 
 def _span_contains(span: str, hs_code: str) -> bool:
