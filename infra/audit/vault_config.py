@@ -148,7 +148,8 @@ def find_values(node: Any, key: str) -> list[Any]:
     if isinstance(node, dict):
         for k, v in node.items():
             if k == key:
-                found.append(v)
+                # `server_config` keeps a top-level setting as the list of its values across files
+                found.extend(v if isinstance(v, list) else [v])
             found.extend(find_values(v, key))
     elif isinstance(node, list):
         for item in node:

@@ -14,16 +14,23 @@ from typing import Any
 
 from tests.infra.audit.crafted import DOMAIN, container
 from tests.infra.audit.rule_cases import (
+    APPROLE,
     CLIENT,
+    OPENBAO_HCL,
+    POLICY,
     REALM,
     TRAEFIK_DYNAMIC,
     TRAEFIK_STATIC,
     _add_resource,
+    _append_upload,
+    _content,
     _edit,
     _env,
     _file,
+    _grant,
     _label,
     _labels,
+    _operator_policy,
     _resource,
 )
 
@@ -835,5 +842,302 @@ CONTAINER_ACCEPTED = (
 )
 
 
-VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS)
-ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED)
+# ---- OpenBao (BAO-*) ------------------------------------------------------------------------------
+
+_JWT = "jwt/authBackendRole:AuthBackendRole"
+_DB_ROLE = "database/secretBackendRole:SecretBackendRole"
+_PKI = "pkiSecret/secretBackendRole:SecretBackendRole"
+
+
+def _bao(message: str) -> tuple[tuple[str, str], ...]:
+    return (("openbao-container", f"OpenBao openbao {message}"),)
+
+
+def _hcl(content: str) -> Edit:
+    return _content("openbao", OPENBAO_HCL, content)
+
+
+def _hcl_prefix(settings: str) -> Edit:
+    """Top-level settings before the rest of the server HCL."""
+    return _file("openbao", OPENBAO_HCL, 'storage "file"', f'{settings}\nstorage "file"')
+
+
+def _approle(**changes: Any) -> Edit:
+    return _resource(APPROLE, "psra-role", **changes)
+
+
+def _approle_findings(*messages: str) -> tuple[tuple[str, str], ...]:
+    return tuple(("psra-role", f"AppRole psra-role{m}") for m in messages)
+
+
+def _app_policy(*stanzas: str) -> Edit:
+    return _resource(POLICY, "psra-role-policy", policy="\n".join(stanzas))
+
+
+def _path(path: str, *capabilities: str) -> str:
+    return f'path "{path}" {{ capabilities = [{", ".join(repr(c).replace(chr(39), chr(34)) for c in capabilities)}] }}'
+
+
+def _policy_findings(*messages: str) -> tuple[tuple[str, str], ...]:
+    return tuple(("psra-role-policy", f"policy psra-role {m}") for m in messages)
+
+
+def _tenant(*messages: str) -> tuple[tuple[str, str], ...]:
+    return tuple(("psra-role", f"AppRole psra-role (tenant psra) is granted {m}") for m in messages)
+
+
+_EVERY_TENANT = "which reaches every tenant's paths"
+
+OPENBAO_VIOLATIONS = (
+    Violation("BAO-01", "no-audit-device", _hcl('storage "file" { path = "/openbao/file" }\n'), _bao("declares no file audit device in its server HCL")),
+    Violation(
+        "BAO-01", "only-a-stream-device", _hcl('audit "file" "out" {\n  options {\n    file_path = "stderr"\n  }\n}\n'),
+        _bao("declares no file audit device in its server HCL"),
+    ),
+    Violation("BAO-01", "hcl-does-not-parse", _hcl('listener "tcp" {'), (("openbao-container", "OpenBao openbao: the server HCL does not parse"),)),
+    Violation(
+        "BAO-01", "log-beside-the-volume", _file("openbao", OPENBAO_HCL, "/openbao/audit/audit.log", "/openbao/audit-old/audit.log"),
+        _bao("writes its audit log to /openbao/audit-old/audit.log, which is not on a named volume"),
+    ),
+    Violation(
+        "BAO-01", "api-audit-resource", _add_resource("vault:index/audit:Audit", "api-audit", {"type": "file"}),
+        (("api-audit", "a vault.Audit resource is declared; OpenBao ≥ 2.4 refuses API-created audit devices (declare it in the server HCL)"),),
+    ),
+    Violation(
+        "BAO-02", "plain-http-on-external-networks",
+        _edit("openbao", networksAdvanced=[{"name": "shared-net"}, {"name": "egress-net"}, {"name": "traefik-net"}]),
+        _bao("serves plain HTTP and is reachable on non-internal network(s) egress-net, traefik-net"),
+    ),
+    Violation(
+        "BAO-02", "old-tls", _file("openbao", OPENBAO_HCL, "tls_disable = true", 'tls_min_version = "tls11"'),
+        _bao("accepts tls11 (want tls12 or newer)"),
+    ),
+    Violation(
+        "BAO-02", "router-without-forward-auth", _label("openbao", "traefik.http.routers.openbao.middlewares", "rate-limit@file"),
+        (("openbao-container", "router openbao serves OpenBao without forward-auth"),),
+    ),
+    Violation("BAO-02", "hcl-does-not-parse", _hcl('listener "tcp" {'), (("openbao-container", "OpenBao openbao: the server HCL does not parse"),)),
+    Violation(
+        "BAO-03",
+        "every-condition",
+        _app_policy(
+            _path("sys/mounts", "read", "sudo"),
+            _path("psra/transit/encrypt/k", "update", "read"),
+            _path("psra/other/x", "read"),
+            _path("psra/database/creds/app", "read", "update"),
+            _path("auth/token/create", "update"),
+            _path("psra/kv/data/+/x", "read", "root"),
+        ),
+        _policy_findings(
+            "reaches 'sys/mounts' (sys/ or auth/)",
+            "grants sudo on 'sys/mounts'",
+            "grants 'sys/mounts', which is not a KV v2 data path, a transit key or database credentials",
+            "grants read on transit path 'psra/transit/encrypt/k' (only update is needed)",
+            "grants 'psra/other/x', which is not a KV v2 data path, a transit key or database credentials",
+            "grants update on 'psra/database/creds/app' (applications only read)",
+            "reaches 'auth/token/create' (sys/ or auth/)",
+            "grants 'auth/token/create', which is not a KV v2 data path, a transit key or database credentials",
+            "grants a glob path 'psra/kv/data/+/x'",
+            "grants root on 'psra/kv/data/+/x'",
+            "grants root on 'psra/kv/data/+/x' (applications only read)",
+        ),
+    ),
+    Violation(
+        "BAO-03", "namespaced-sys-and-snapshot-write",
+        _app_policy(_path("psra/sys/policy", "read"), _path("sys/storage/raft/snapshot", "read", "update")),
+        _policy_findings(
+            "reaches 'psra/sys/policy' (sys/ or auth/)",
+            "grants 'psra/sys/policy', which is not a KV v2 data path, a transit key or database credentials",
+            "reaches 'sys/storage/raft/snapshot' (sys/ or auth/)",
+            "grants 'sys/storage/raft/snapshot', which is not a KV v2 data path, a transit key or database credentials",
+        ),
+    ),
+    Violation(
+        "BAO-03", "glob-star", _app_policy(_path("psra/kv/data/*", "read")), _policy_findings("grants a glob path 'psra/kv/data/*'")
+    ),
+    Violation(
+        "BAO-03", "transit-key-glob", _app_policy(_path("psra/transit/decrypt/*", "update")),
+        _policy_findings(
+            "grants a glob path 'psra/transit/decrypt/*'",
+            "grants 'psra/transit/decrypt/*', which is not a KV v2 data path, a transit key or database credentials",
+        ),
+    ),
+    Violation(
+        "BAO-03", "not-hcl", _app_policy('path "x" {'),
+        _policy_findings("is not valid HCL: Unexpected token Token('$END', '') at line 1, column 11."),
+    ),
+    Violation("BAO-04", "root-token-env", _env("backup", "APP_ROOT_TOKEN=x"), (("backup-container", "found in env APP_ROOT_TOKEN"),)),
+    Violation("BAO-04", "root-token-file", _append_upload("backup", "/run/secrets/rootToken", "x"), (("backup-container", "found in file /run/secrets/rootToken"),)),
+    Violation(
+        "BAO-04", "root-token-property", _resource(APPROLE, "psra-role", rootToken="x"),
+        (("psra-role", "found in property rootToken"),),
+    ),
+    Violation(
+        "BAO-05",
+        "every-condition",
+        _approle(secretIdTtl=None, tokenTtl="25h", tokenMaxTtl=0, secretIdBoundCidrs=["0.0.0.0/0", "nonsense"], tokenBoundCidrs=None,
+                 tokenPolicies=["psra-role", "root"]),
+        _approle_findings(
+            ": secret IDs live forever (want ≤ 90 days)",
+            ": tokenTtl is 90000s (want ≤ 24h)",
+            ": tokenMaxTtl is unset (want ≤ 24h)",
+            " is bound to 0.0.0.0/0, i.e. anywhere",
+            " has an invalid bound CIDR 'nonsense'",
+            " issues tokens with the root policy",
+        ),
+    ),
+    Violation(
+        "BAO-05", "secret-id-one-second-over", _approle(secretIdTtl=90 * 86_400 + 1),
+        _approle_findings(": secret IDs live 7.776e+06s (want ≤ 90 days)"),
+    ),
+    Violation(
+        "BAO-05", "root-by-policies-and-ipv6-anywhere", _approle(policies=["root"], tokenBoundCidrs=["::/0"], tokenMaxTtl=86_401),
+        _approle_findings(": tokenMaxTtl is 86401s (want ≤ 24h)", " is bound to ::/0, i.e. anywhere", " issues tokens with the root policy"),
+    ),
+    Violation(
+        "BAO-06",
+        "jwt-every-condition",
+        _resource(_JWT, "admin-oidc", boundAudiences=None, userClaim=None,
+                  allowedRedirectUris=[f"http://vault.{DOMAIN}/cb", f"https://vault.{DOMAIN}/*"], tokenTtl=None, tokenMaxTtl=86_401),
+        (
+            ("admin-oidc", "JWT/OIDC role admin accepts any audience (boundAudiences empty)"),
+            ("admin-oidc", "JWT/OIDC role admin names no userClaim"),
+            ("admin-oidc", f"JWT/OIDC role admin allows redirect URI 'http://vault.{DOMAIN}/cb'"),
+            ("admin-oidc", f"JWT/OIDC role admin allows redirect URI 'https://vault.{DOMAIN}/*'"),
+            ("admin-oidc", "role admin: tokenTtl is unset (want ≤ 24h)"),
+            ("admin-oidc", "role admin: tokenMaxTtl is 86401s (want ≤ 24h)"),
+        ),
+    ),
+    Violation(
+        "BAO-06", "database-ttls", _resource(_DB_ROLE, "psra-db-role", defaultTtl="25h", maxTtl=None, name=None),
+        (
+            ("psra-db-role", "role psra-db-role: defaultTtl is 90000s (want ≤ 24h)"),
+            ("psra-db-role", "role psra-db-role: maxTtl is unset (want ≤ 24h)"),
+        ),
+    ),
+    Violation("BAO-07", "recovery-keys-env", _env("backup", "RECOVERY_KEYS=x", "BAO_UNSEAL_KEY_FILE=/x"), (("backup-container", "found in env RECOVERY_KEYS"),)),
+    Violation(
+        "BAO-07", "unseal-keys-file", _append_upload("backup", "/etc/bao/unseal-keys.json", "{}"),
+        (("backup-container", "found in file /etc/bao/unseal-keys.json"),),
+    ),
+    Violation(
+        "BAO-07", "key-shares-property", _resource(APPROLE, "psra-role", keySharesB64=["x"]),
+        (("psra-role", "found in property keySharesB64"),),
+    ),
+    Violation(
+        "BAO-08", "every-condition", _resource(_PKI, "internal-certs", allowAnyName="true", allowedDomains=None, maxTtl=None),
+        (
+            ("internal-certs", "PKI role internal allows any name"),
+            ("internal-certs", "PKI role internal lists no allowedDomains"),
+            ("internal-certs", "PKI role internal: maxTtl is unset (want ≤ 1 year)"),
+        ),
+    ),
+    Violation(
+        "BAO-08", "one-second-over-a-year", _resource(_PKI, "internal-certs", maxTtl=365 * 86_400 + 1, name=None),
+        (("internal-certs", "PKI role internal-certs: maxTtl is 3.1536e+07s (want ≤ 1 year)"),),
+    ),
+    Violation("BAO-09", "one-minor-too-old", _label("openbao", "nl.sevensa.platform.image", "quay.io/openbao/openbao:2.3.9"), _bao("runs 2.3.9 (want ≥ 2.4.0)")),
+    Violation(
+        "BAO-09", "no-version-tag", _label("openbao", "nl.sevensa.platform.image", "quay.io/openbao/openbao:latest"),
+        (("openbao-container", "OpenBao openbao: image quay.io/openbao/openbao:latest carries no version tag to check (want ≥ 2.4.0)"),),
+    ),
+    Violation("BAO-09", "dev-flag-with-value", _edit("openbao", command=["server", "-dev-listen-address=0.0.0.0"]), _bao("runs in dev mode")),
+    Violation(
+        "BAO-09", "unsafe-switches", _hcl_prefix('raw_storage_endpoint = true\nunauthenticated_pprof_access = "true"'),
+        (
+            ("openbao-container", "OpenBao openbao enables raw_storage_endpoint"),
+            ("openbao-container", "OpenBao openbao enables unauthenticated_pprof_access"),
+        ),
+    ),
+    Violation(
+        "BAO-10", "core-dumps-and-root",
+        _edit("openbao", ulimits=[{"name": "core", "soft": 0, "hard": 1}], user="root:root"),
+        (
+            ("openbao-container", "OpenBao openbao may write core dumps (set ulimits core soft=0 hard=0)"),
+            ("openbao-container", "OpenBao openbao runs as root"),
+        ),
+    ),
+    Violation("BAO-10", "soft-core-limit", _edit("openbao", ulimits=[{"name": "core", "soft": 1, "hard": 0}]),
+              _bao("may write core dumps (set ulimits core soft=0 hard=0)")),
+    Violation("BAO-10", "no-user", _edit("openbao", user=None), _bao("runs as root")),
+    Violation(
+        "BAO-10", "mlock-disabled", _all(_hcl_prefix("disable_mlock = true"), _edit("openbao", memorySwap=512)),
+        _bao("can be swapped out (no mlock with IPC_LOCK, and memorySwap ≠ memory)"),
+    ),
+    Violation(
+        "BAO-10", "no-ipc-lock", _edit("openbao", capabilities={"drops": ["ALL"]}, memorySwap=512),
+        _bao("can be swapped out (no mlock with IPC_LOCK, and memorySwap ≠ memory)"),
+    ),
+    Violation(
+        "BAO-11", "globs-over-tenants",
+        _grant(f"{_path('*', 'read')}\n{_path('ps*/kv/data/x', 'read')}\n{_path('+/kv/data/x', 'read')}\n", ("rentguy",)),
+        _tenant(f"'*', {_EVERY_TENANT}", f"'ps*/kv/data/x', {_EVERY_TENANT}", f"'+/kv/data/x', {_EVERY_TENANT}"),
+    ),
+    Violation(
+        "BAO-11", "another-tenant-by-namespace",
+        _all(_grant(_path("kv/data/x", "read"), ("rentguy",)), _resource(POLICY, "psra-role-policy", namespace="/rentguy/")),
+        _tenant("tenant rentguy's path 'rentguy/kv/data/x'"),
+    ),
+    Violation(
+        "BAO-12", "every-condition",
+        _operator_policy("\n".join((_path("+/*", "read"), _path("sys/auth/approle", "sudo"), _path("sys/mounts", "sudo", "root")))),
+        (
+            ("admin-policy", "policy admin grants read on '+/*', i.e. everything"),
+            ("admin-policy", "policy admin grants sudo on 'sys/mounts', beyond what bootstrap needs"),
+            ("admin-policy", "policy admin grants root on 'sys/mounts'"),
+        ),
+    ),
+    Violation(
+        "BAO-12", "not-hcl", _operator_policy('path "x" {'),
+        (("admin-policy", "policy admin is not valid HCL: Unexpected token Token('$END', '') at line 1, column 11."),),
+    ),
+    Violation(
+        "BAO-12", "every-namespace", _operator_policy(_path("+/+/*", "list")),
+        (("admin-policy", "policy admin grants list on '+/+/*', i.e. everything"),),
+    ),
+)
+
+OPENBAO_ACCEPTED = (
+    Accepted("BAO-01", "stream-device-beside-the-file", _file(
+        "openbao", OPENBAO_HCL, 'audit "file" "file" {', 'audit "file" "stdout" {\n  options {\n    file_path = "discard"\n  }\n}\naudit "file" "file" {'
+    )),
+    Accepted("BAO-01", "volume-target-with-slash", _edit("openbao", mounts=[
+        {"type": "volume", "source": "openbao-data", "target": "/openbao/file"},
+        {"type": "volume", "source": "openbao-audit", "target": "/openbao/audit/"},
+    ])),
+    Accepted("BAO-02", "tls-on-external-network", _all(
+        _file("openbao", OPENBAO_HCL, "tls_disable = true", 'tls_min_version = "tls13"'),
+        _edit("openbao", networksAdvanced=[{"name": "shared-net"}, {"name": "egress-net"}]),
+    )),
+    Accepted("BAO-02", "tls-default-version", _file("openbao", OPENBAO_HCL, "tls_disable = true", 'tls_cert_file = "/x"')),
+    Accepted("BAO-02", "unix-listener-plain", _file("openbao", OPENBAO_HCL, 'listener "tcp"', 'listener "unix"')),
+    Accepted("BAO-03", "every-allowed-kind", _app_policy(
+        _path("psra/kv/data/a", "read"),
+        _path("psra/kv/metadata/a", "list", "read"),
+        _path("psra/transit/decrypt/psra-key", "update"),
+        _path("psra/database/creds/app", "read"),
+        _path("sys/storage/raft/snapshot", "read"),
+    )),
+    Accepted("BAO-04", "token-file-setting", _env("backup", "VAULT_TOKEN_FILE=/run/secrets/token")),
+    Accepted("BAO-05", "exact-limits", _approle(secretIdTtl="2160h", tokenTtl="24h", tokenMaxTtl=86_400, tokenBoundCidrs=["10.0.0.1/32"])),
+    Accepted("BAO-06", "exact-limits", _resource(_DB_ROLE, "psra-db-role", defaultTtl="1s", maxTtl="24h")),
+    Accepted("BAO-06", "jwt-exact-https-uri", _resource(_JWT, "admin-oidc", allowedRedirectUris=["https://vault.example.test/cb"], tokenMaxTtl="24h")),
+    Accepted("BAO-07", "seal-settings", _env("backup", "BAO_SEAL_TYPE=shamir", "UNSEAL_KEYS_FILE=/run/secrets/keys")),
+    Accepted("BAO-08", "exactly-a-year", _resource(_PKI, "internal-certs", maxTtl="8760h", allowAnyName="false")),
+    Accepted("BAO-09", "patched-tag-and-switches-off", _all(
+        _label("openbao", "nl.sevensa.platform.image", "quay.io/openbao/openbao:v2.4.0-ubi"),
+        _hcl_prefix("raw_storage_endpoint = false"),
+        _edit("openbao", command=["server", "-config=/openbao/config", "-devx"]),
+    )),
+    Accepted("BAO-10", "swap-equal-memory-without-ipc-lock", _edit("openbao", capabilities={"drops": ["ALL"]}, memorySwap=256)),
+    Accepted("BAO-10", "core-limit-among-others", _edit("openbao", ulimits=[{"name": "nofile", "soft": 1024, "hard": 1024}, {"name": "core", "soft": 0, "hard": 0}])),
+    Accepted("BAO-11", "own-tenant-glob", _grant(_path("psra*/kv/data/x", "read"), ("rentguy",))),
+    Accepted("BAO-11", "platform-role", _all(
+        _grant(_path("rentguy/kv/data/x", "read"), ("rentguy",)), _approle(roleName="backup-role")
+    )),
+    Accepted("BAO-12", "bootstrap-sudo", _operator_policy("\n".join((_path("sys/auth/approle", "sudo"), _path("sys/auth/oidc/*", "sudo", "update"))))),
+)
+
+
+VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS, *OPENBAO_VIOLATIONS)
+ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED, *OPENBAO_ACCEPTED)
