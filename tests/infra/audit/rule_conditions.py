@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.infra.audit.crafted import DOMAIN, container
+from tests.infra.audit.crafted import DOMAIN, container, entry, envelope
 from tests.infra.audit.rule_cases import (
     APPROLE,
     CLIENT,
@@ -1139,5 +1139,128 @@ OPENBAO_ACCEPTED = (
 )
 
 
-VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS, *OPENBAO_VIOLATIONS)
-ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED, *OPENBAO_ACCEPTED)
+# ---- Secrets (SEC-*) ------------------------------------------------------------------------------
+
+_PEM = "-----BEGIN RSA PRIVATE KEY-----"
+
+
+def _realm_outputs(**values: Any) -> Edit:
+    def apply(document: Document) -> None:
+        entry(document, REALM, "realm")["outputs"].update(values)
+
+    return apply
+
+SECRET_VIOLATIONS = (
+    Violation(
+        "SEC-01",
+        "nested-password-and-url",
+        _realm(smtpServer={"auth": {"password": "pw12"}}, attributes={"url": "redis://:pw@cache:6379"}),
+        (
+            ("realm", "plaintext secret at inputs.smtpServer.auth.password"),
+            ("realm", "credentials embedded in a URL at inputs.attributes.url"),
+        ),
+    ),
+    Violation(
+        "SEC-01", "url-in-env-and-list",
+        _all(_env("psra-db", 'DB_SECRET=""', "API_KEY=null", "DSN=postgres://app:pw@psra-db/psra"), _realm(attributes={"mirrors": ["https://u:p@h/"]})),
+        (
+            ("psra-db-container", "plaintext secret in inputs.envs[4] (DSN)"),
+            ("realm", "credentials embedded in a URL at inputs.attributes.mirrors[0]"),
+        ),
+    ),
+    Violation(
+        "SEC-01", "secret-key-in-env", _env("psra-db", "SIGNING_KEY=abc"),
+        (("psra-db-container", "plaintext secret in inputs.envs[2] (SIGNING_KEY)"),),
+    ),
+    Violation(
+        "SEC-01", "password-in-outputs",
+        _realm_outputs(smtpServer={"auth": {"password": "pw12"}}),
+        (("realm", "plaintext secret at outputs.smtpServer.auth.password"),),
+    ),
+    Violation(
+        "SEC-02", "secret-envs-list", _edit("psra-db", envs=envelope("x")),
+        (("psra-db-container", "container psra-db gets 1 secret env entr(ies); secrets belong in *_FILE files"),),
+    ),
+    Violation(
+        "SEC-02", "sensitive-key-and-sealed-entries", _env("psra-db", "PRIVATE_KEY=abc", envelope("y"), envelope("z")),
+        (
+            ("psra-db-container", "container psra-db gets PRIVATE_KEY through its environment (visible in docker inspect)"),
+            ("psra-db-container", "container psra-db gets 2 secret env entr(ies); secrets belong in *_FILE files"),
+        ),
+    ),
+    Violation(
+        "SEC-03", "sealed-label", _label("psra-frontend", "app.token", envelope("x")),
+        (("psra-frontend-container", "label app.token of psra-frontend carries a secret"),),
+    ),
+    Violation(
+        "SEC-03", "credential-url-label", _label("psra-frontend", "app.url", "https://u:pw@h/"),
+        (("psra-frontend-container", "label app.url of psra-frontend embeds credentials in a URL"),),
+    ),
+    Violation(
+        "SEC-04",
+        "private-key-assignment-and-url",
+        _append_upload("psra-db", "/etc/app.yml", f'{_PEM}\napi_key: "abc",\nsecret_key: $X\nurl: https://u:p@h\npassword: ""\ntoken: /run/x\n'),
+        (
+            ("psra-db-container", "file /etc/app.yml holds a private key in plaintext (psra-db)"),
+            ("psra-db-container", "file /etc/app.yml line 2 sets api_key in plaintext (psra-db)"),
+            ("psra-db-container", "file /etc/app.yml line 4 embeds credentials in a URL (psra-db)"),
+        ),
+    ),
+    Violation(
+        "SEC-04", "secret-file-name", _append_upload("psra-db", "/etc/api.token", "abc"),
+        (("psra-db-container", "file /etc/api.token of psra-db looks secret but its content is not a Pulumi secret"),),
+    ),
+    Violation(
+        "SEC-04", "quoted-key", _append_upload("psra-db", "/etc/app.json", '{\n  "password": "abc"\n}\n'),
+        (("psra-db-container", "file /etc/app.json line 2 sets password in plaintext (psra-db)"),),
+    ),
+    Violation(
+        "SEC-05",
+        "command-entrypoint-healthcheck",
+        _edit(
+            "psra-frontend",
+            command=["sh", "-c", "PGPASSWORD=pw psql; redis-cli -a hunter2 ping; curl https://u:p@h"],
+            entrypoints=["--token", "abc"],
+            healthcheck={"tests": ["CMD", "x", "--api-key=zz"]},
+        ),
+        (
+            ("psra-frontend-container", "container psra-frontend: command carries PGPASSWORD assigned inline"),
+            ("psra-frontend-container", "container psra-frontend: command carries a URL with credentials"),
+            ("psra-frontend-container", "container psra-frontend: command carries redis-cli -a with a password"),
+            ("psra-frontend-container", "container psra-frontend: entrypoint carries a secret flag with its value"),
+            ("psra-frontend-container", "container psra-frontend: healthcheck carries a secret flag with its value"),
+        ),
+    ),
+    Violation(
+        "SEC-05", "env-value", _env("psra-frontend", "OPTS=--password=abc"),
+        (("psra-frontend-container", "container psra-frontend: env OPTS carries credentials in its value"),),
+    ),
+    Violation(
+        "SEC-05", "config-directives", _append_upload("psra-db", "/etc/redis.conf", "requirepass s3cret\nmasterauth /run/x\nsentinel auth-pass mymaster pw\n"),
+        (
+            ("psra-db-container", "container psra-db: file /etc/redis.conf line 1 sets requirepass in plaintext"),
+            ("psra-db-container", "container psra-db: file /etc/redis.conf line 3 sets sentinel in plaintext"),
+        ),
+    ),
+)
+
+SECRET_ACCEPTED = (
+    Accepted("SEC-01", "metadata-and-write-only-keys", _realm(
+        clientSecretWo="x", apiTokenTtl="5m", passwordPolicyName="strict", tmpfs={"/run/secrets": "size=1m"}, smtpServer={"auth": {"password": envelope("p")}},
+    )),
+    Accepted("SEC-01", "empty-and-templated", _env("psra-db", 'DB_SECRET=""', "API_KEY=null", "TOKEN=~", "URL=postgres://{{username}}:{{password}}@db/x")),
+    Accepted("SEC-02", "file-settings", _env("psra-db", "API_KEY_FILE=/run/secrets/key", "PGPASSWORD_FILE=/run/secrets/pg")),
+    Accepted("SEC-03", "empty-secret-label", _label("psra-frontend", "app.secret", "")),
+    Accepted("SEC-04", "sealed-secret-file-and-references", _all(
+        _append_upload("psra-db", "/etc/api.token", envelope("abc")),
+        _append_upload("psra-db", "/etc/app.yml", "password: /run/secrets/db\ntoken: $TOKEN\nsecret: '{{secret}}'\napi_key: ''\n"),
+    )),
+    Accepted("SEC-05", "references-only", _all(
+        _edit("psra-frontend", command=["x", "PGPASSWORD_FILE=/x", "--password", "$P", "--token=@/run/t", "-a", "pw"]),
+        _append_upload("psra-db", "/etc/redis.conf", "requirepass /run/secrets/redis\nmasterauth $MASTER\n"),
+    )),
+)
+
+
+VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS, *OPENBAO_VIOLATIONS, *SECRET_VIOLATIONS)
+ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED, *OPENBAO_ACCEPTED, *SECRET_ACCEPTED)
