@@ -8,14 +8,17 @@ sides, and each message is asserted whole (messages name the key, the value and 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tests.infra.audit.crafted import DOMAIN, container, entry, envelope
+from tests.infra.audit.crafted import DOMAIN, container, entry, envelope, upload
 from tests.infra.audit.rule_cases import (
+    ALERTS,
     APPROLE,
     CLIENT,
+    CRONTAB,
     OPENBAO_HCL,
     POLICY,
     REALM,
@@ -1262,5 +1265,182 @@ SECRET_ACCEPTED = (
 )
 
 
-VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS, *OPENBAO_VIOLATIONS, *SECRET_VIOLATIONS)
-ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED, *OPENBAO_ACCEPTED, *SECRET_ACCEPTED)
+# ---- Backups (BK-*) -------------------------------------------------------------------------------
+
+_JOB = "/etc/backup/backup.json"
+_ROLE_ID = "/run/secrets/openbao-role-id"
+_SECRET_ID = "/run/secrets/openbao-secret-id"
+
+
+def _backup(message: str) -> tuple[tuple[str, str], ...]:
+    return (("backup-container", f"backup backup {message}"),)
+
+
+def _remove_container(name: str) -> Edit:
+    def apply(document: Document) -> None:
+        document["deployment"]["resources"].remove(container(document, name))
+
+    return apply
+
+
+def _platform_job(change: Callable[[dict[str, Any]], None] = lambda settings: None, *, sealed: bool = True) -> Edit:
+    """The backup container runs the platform's job: a JSON configuration and OpenBao login files
+    instead of RESTIC_* env and a crontab. `change` edits the settings first."""
+
+    def apply(document: Document) -> None:
+        settings: dict[str, Any] = {
+            "openbao": {
+                "role_id_file": _ROLE_ID,
+                "secret_id_file": _SECRET_ID,
+                "password_key": "restic-password",
+                "offsite_key": "sevensa/shared/backup/offsite",
+            },
+            "retention": {"postgres": {"local_days": 7, "offsite_days": 30}, "volumes": {"local_days": 7}},
+            "schedules": {"backup": "0 2 * * *", "check": "0 5 * * 0", "drill": "30 3 * * 0"},
+            "targets": [{"name": "psra-db"}, {"name": "openbao"}],
+            "volumes": [{"name": "traefik-certificates"}],
+        }
+        change(settings)
+        login = envelope("id") if sealed else "plaintext-id"
+        inputs = container(document, "backup")["inputs"]
+        inputs["envs"] = []
+        inputs["uploads"] = [
+            {"file": _JOB, "content": json.dumps(settings)},
+            {"file": _ROLE_ID, "content": login},
+            {"file": _SECRET_ID, "content": login},
+        ]
+
+    return apply
+
+
+_NO_PASSWORD = "is given no repository password from OpenBao (AppRole login files) or from a Pulumi secret file (e.g. RESTIC_PASSWORD_FILE)"
+_NOTHING_OFF_SITE = "copies nothing off-site (platform:backup offsite: true and an offsite_days retention)"
+_NO_BACKUP = "no backup container (the platform has data stores) is declared"
+
+BACKUP_VIOLATIONS = (
+    *(Violation(rule, "no-backup-container", _remove_container("backup"), (("platform-crafted", _NO_BACKUP),)) for rule in ("BK-01", "BK-02", "BK-03", "BK-04")),
+    Violation(
+        "BK-01", "password-in-env", _env("backup", "RESTIC_PASSWORD=abc"),
+        _backup("gets its repository password from an environment variable (use a file: --password-file)"),
+    ),
+    Violation("BK-01", "key-file-not-sealed", _env("backup", "RESTIC_PASSWORD_FILE=/etc/restic/password", drop="RESTIC_PASSWORD_FILE"), _backup(_NO_PASSWORD)),
+    Violation("BK-01", "job-without-password-key", _platform_job(lambda s: s["openbao"].pop("password_key")), _backup(_NO_PASSWORD)),
+    Violation("BK-01", "job-without-secret-id", _platform_job(lambda s: s["openbao"].pop("secret_id_file")), _backup(_NO_PASSWORD)),
+    Violation("BK-01", "job-login-files-in-plaintext", _platform_job(sealed=False), _backup(_NO_PASSWORD)),
+    Violation(
+        "BK-01", "job-file-not-json",
+        _all(_platform_job(), lambda d: upload(container(d, "backup"), _JOB).update(file="/etc/backup/backup.conf")),
+        _backup(_NO_PASSWORD),
+    ),
+    Violation(
+        "BK-01", "job-file-unreadable",
+        _all(_platform_job(), lambda d: upload(container(d, "backup"), _JOB).update(content="{not json")),
+        _backup(_NO_PASSWORD),
+    ),
+    Violation(
+        "BK-01", "json-file-of-another-shape",
+        _all(_platform_job(), lambda d: upload(container(d, "backup"), _JOB).update(content=json.dumps({"openbao": {}}))),
+        _backup(_NO_PASSWORD),
+    ),
+    Violation("BK-02", "no-retention", _env("backup", "X=1", drop="RETENTION_DAYS"), _backup("declares no retention")),
+    Violation(
+        "BK-02", "off-site-shorter-than-local", _platform_job(lambda s: s["retention"]["postgres"].update(offsite_days=6)),
+        _backup("keeps postgres 6 days off-site but 7 days locally (the off-site copy must outlive the local one)"),
+    ),
+    Violation("BK-02", "job-without-offsite-key", _platform_job(lambda s: s["openbao"].update(offsite_key=None)), _backup(_NOTHING_OFF_SITE)),
+    Violation(
+        "BK-02", "job-without-offsite-days",
+        _platform_job(lambda s: s.update(retention={"postgres": {"local_days": 7}, "note": "kept"})),
+        _backup(_NOTHING_OFF_SITE),
+    ),
+    Violation(
+        "BK-03", "no-check", _file("backup", CRONTAB, "0 5 * * 0 restic check --read-data-subset=10%\n", ""),
+        _backup("schedules no repository check (restic check --read-data-subset)"),
+    ),
+    Violation(
+        "BK-03", "job-without-drill", _platform_job(lambda s: s["schedules"].pop("drill")),
+        _backup("schedules no restore test (a restore of the latest snapshot into a scratch database)"),
+    ),
+    Violation(
+        "BK-03", "job-without-check", _platform_job(lambda s: s["schedules"].update(check="")),
+        _backup("schedules no repository check (restic check --read-data-subset)"),
+    ),
+    Violation(
+        "BK-04", "openbao-not-named", _file("backup", CRONTAB, "--snapshot openbao ", ""),
+        _backup("does not dump openbao openbao (not named in its config or not reachable)"),
+    ),
+    Violation(
+        "BK-04", "database-not-reachable", _edit("backup", networksAdvanced=[{"name": "shared-net"}, {"name": "egress-net"}]),
+        _backup("does not dump postgres psra-db (not named in its config or not reachable)"),
+    ),
+    Violation(
+        "BK-04", "certificates-not-covered", _all(_file("backup", CRONTAB, " --volume traefik-certificates", ""), _edit("backup", mounts=[])),
+        _backup("does not cover the volumes of traefik"),
+    ),
+)
+
+BACKUP_ACCEPTED = (
+    *(Accepted(rule, "platform-job", _platform_job()) for rule in ("BK-01", "BK-02", "BK-03", "BK-04")),
+    Accepted("BK-02", "off-site-as-long-as-local", _platform_job(lambda s: s["retention"]["postgres"].update(offsite_days=7))),
+    Accepted("BK-02", "restic-copy", _all(_env("backup", "KEEP_DAILY=7", drop="RETENTION_DAYS"), _env("backup", drop="RESTIC_REPOSITORY"),
+                                          _file("backup", CRONTAB, "restic check", "restic copy --repo2 rest:https://b.example.test && restic check"))),
+    Accepted("BK-04", "certificates-by-mount-only", _file("backup", CRONTAB, " --volume traefik-certificates", "")),
+    Accepted("BK-04", "openbao-by-its-volume", _file("backup", CRONTAB, "--snapshot openbao", "--snapshot openbao-data")),
+)
+
+
+# ---- Monitoring (MON-*) ---------------------------------------------------------------------------
+
+_NO_PROMETHEUS = "no Prometheus is declared"
+
+
+def _prometheus(message: str) -> tuple[tuple[str, str], ...]:
+    return (("prometheus-container", f"Prometheus prometheus has no alert {message}"),)
+
+
+def _alerts(old: str, new: str) -> Edit:
+    return _file("prometheus", ALERTS, old, new)
+
+
+MONITORING_VIOLATIONS = (
+    *(Violation(rule, "no-prometheus", _remove_container("prometheus"), (("platform-crafted", _NO_PROMETHEUS),)) for rule in ("MON-01", "MON-02", "MON-03", "MON-04")),
+    Violation(
+        "MON-01", "no-health-alert", _alerts("engine_daemon_health_checks_failed_total", "engine_daemon_container_states_containers"),
+        _prometheus("on unhealthy containers"),
+    ),
+    Violation(
+        "MON-01", "down-as-a-recording-rule", _alerts("      - alert: TargetDown\n", "      - record: TargetDown\n"),
+        _prometheus("on down targets (up == 0 with for:)"),
+    ),
+    Violation(
+        "MON-03", "backup-alert-without-time", _alerts("time() - sevensa_backup_last_success_timestamp_seconds", "sevensa_backup_last_success_timestamp_seconds"),
+        _prometheus("on stale backups"),
+    ),
+    Violation(
+        "MON-03", "time-alert-not-about-backups", _alerts("sevensa_backup_last_success_timestamp_seconds", "sevensa_job_last_success_timestamp_seconds"),
+        _prometheus("on stale backups"),
+    ),
+    Violation("MON-04", "watchdog-never-fires", _alerts("vector(1)", "vector(0)"), _prometheus("Watchdog (vector(1))")),
+    Violation("MON-04", "watchdog-with-a-condition", _alerts("expr: vector(1)", "expr: vector(1) > 0"), _prometheus("Watchdog (vector(1))")),
+    Violation(
+        "MON-04", "ui-published", _edit("prometheus", ports=[{"internal": 9090.0, "external": 9090.0, "ip": "127.0.0.1"}]),
+        (("prometheus-container", "prometheus prometheus publishes host ports"),),
+    ),
+    Violation(
+        "MON-02", "rules-file-not-yaml", lambda d: upload(container(d, "prometheus"), ALERTS).update(file="/etc/prometheus/rules/platform.rules"),
+        _prometheus("on certificate expiry"),
+    ),
+    Violation("MON-02", "rules-file-unparsable", _alerts("groups:", "groups: ["), _prometheus("on certificate expiry")),
+)
+
+MONITORING_ACCEPTED = (
+    Accepted("MON-01", "down-with-selector", _alerts("expr: up == 0", 'expr: up{job=~"platform.*"} == 0')),
+    Accepted("MON-02", "cert-expiry-by-name", _alerts("probe_ssl_earliest_cert_expiry - time()", "ssl_certificate_expiry_seconds")),
+    Accepted("MON-03", "backup-age-any-case", _alerts("sevensa_backup_last_success_timestamp_seconds", "Restic_Backup_Last_Run")),
+    Accepted("MON-04", "watchdog-spaced", _alerts("expr: vector(1)", 'expr: " vector( 1 ) "')),
+    Accepted("MON-04", "groups-and-rules-of-other-shapes", _alerts("groups:\n", "groups:\n  - null\n  - name: empty\n    rules: null\n  - name: odd\n    rules: [text]\n")),
+)
+
+
+VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS, *OPENBAO_VIOLATIONS, *SECRET_VIOLATIONS, *BACKUP_VIOLATIONS, *MONITORING_VIOLATIONS)
+ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED, *OPENBAO_ACCEPTED, *SECRET_ACCEPTED, *BACKUP_ACCEPTED, *MONITORING_ACCEPTED)
