@@ -49,6 +49,8 @@ class KeycloakIssuer:
     redirect_uris: tuple[str, ...]
     admin_group: str
     realm: pulumi.Resource
+    ca_pem: str | None = None
+    """The root the issuer's certificate is under, when no public trust store holds it (`acmeIssuerCertificate`)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class OpenBaoAuth(pulumi.ComponentResource):
             oidc_client_id=issuer.client_id,
             oidc_client_secret=pulumi.Output.secret(issuer.client_secret),
             default_role=OIDC_ROLE,
+            oidc_discovery_ca_pem=issuer.ca_pem,
             opts=ns.opts(ROOT, self, depends_on=[issuer.realm]),
         )
         admin = args.policies.policies[ADMIN_POLICY].name

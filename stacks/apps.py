@@ -2,7 +2,8 @@
 
 Each service gets, on top of its spec:
 - its own OIDC client (a frontend whose host is a redirect host of a realm client other
-  than oauth2-proxy): issuer, client id, and the client secret as a secret file;
+  than oauth2-proxy): issuer, client id, and the client secret as a secret file; with a
+  private ACME CA (`acmeIssuerCertificate`), that CA's root as its trust store;
 - AppRole access to OpenBao when the spec's access matrix names it: address, namespace,
   and the role/secret id as secret files, once the security stack has published them
   in `context.shared["approle_credentials"][<role name>]` (`{"role_id", "secret_id"}`);
@@ -30,6 +31,8 @@ from stacks.services import (
 )
 
 SECRETS_DIR = "/run/secrets"
+ACME_ISSUER_FILE = "/etc/platform-ca/acme-issuer.pem"
+"""OpenSSL's `SSL_CERT_FILE`: with `acmeIssuerCertificate`, the one root an app trusts (its only TLS peer is the issuer)."""
 FORWARD_AUTH_CLIENT = "oauth2-proxy"
 OPENBAO_SERVICE = "openbao"
 
@@ -40,10 +43,12 @@ class Fields:
 
     env: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     secret_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    config_files: dict[str, pulumi.Input[str]] = field(default_factory=dict)
 
     def add(self, other: Fields) -> Fields:
         self.env |= other.env
         self.secret_files |= other.secret_files
+        self.config_files |= other.config_files
         return self
 
 
@@ -65,6 +70,9 @@ def oidc_fields(context: PlatformContext, service: ServiceSpec, prefix: str = ""
         path = f"{SECRETS_DIR}/oidc-client-secret"
         fields.env[f"{prefix}OIDC_CLIENT_SECRET_FILE"] = path
         fields.secret_files[path] = secret
+    if context.spec.acme_issuer_certificate is not None:  # a private ACME CA: its tokens' issuer is served under it
+        fields.env["SSL_CERT_FILE"] = ACME_ISSUER_FILE
+        fields.config_files[ACME_ISSUER_FILE] = context.spec.acme_issuer_certificate
     return fields
 
 
@@ -117,7 +125,7 @@ def build_app_services(
         fields.add(oidc_fields(context, service, prefix)).add(openbao_fields(context, service, prefix, missing))
         fields.add(per_service.get(service.name, Fields()))
         built[service.name] = service_container(
-            context, service.name, env=fields.env, secret_files=fields.secret_files, depends_on=stores
+            context, service.name, env=fields.env, secret_files=fields.secret_files, config_files=fields.config_files, depends_on=stores
         )
     if missing:
         pulumi.log.warn(

@@ -143,6 +143,7 @@ def _openbao_content(
                 redirect_uris=tuple(redirect_uris(admin_client)),
                 admin_group=openbao.admin_group,
                 realm=realm,
+                ca_pem=spec.acme_issuer_certificate,
             ),
             namespaces=namespaces,
             policies=policies,

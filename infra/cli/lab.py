@@ -45,7 +45,8 @@ def _check(stack: str, timings: dict[str, float], stand_ins: list[str], applied:
 
     status, update = _progress(errors)
     try:
-        live = checks.LiveLab(lab.client(), lab.lab_plan(stack, lab.LabState(stack)).document, lab=stack)
+        docker_client = lab.client()
+        live = checks.LiveLab(docker_client, lab.lab_plan(stack, lab.LabState(stack), docker_client).document, lab=stack)
         results = checks.run_all(live, update)
     finally:
         status.stop()

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import dataclasses
 import hashlib
 import hmac
 import string
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,17 +234,26 @@ class StackPlan:
     document: dict[str, Any]
 
 
-def plan_stack(stack: str, project_dir: Path = load.PROJECT_DIR, lab_key: bytes | None = None) -> StackPlan:
+def plan_stack(
+    stack: str,
+    project_dir: Path = load.PROJECT_DIR,
+    lab_key: bytes | None = None,
+    lab_values: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None,
+) -> StackPlan:
     """Stack file (read once) -> validated spec (all problems at once) -> the program under mocks -> document.
 
     The program gets the spec built here, not one re-derived from the runtime config: the
     config is still set, as Pulumi would set it, for what reads other namespaces. A plan that
     needs a newer Docker API than the stack's `dockerApiVersion` is refused (`SpecError`).
 
-    `lab_key` is for the live lab only: random values are derived from it and the document
-    keeps secrets readable (`{sig, value}`), for the lab to apply in memory; never write it.
+    `lab_key` and `lab_values` are for the live lab only: random values are derived from the
+    key and the document keeps secrets readable (`{sig, value}`), for the lab to apply in
+    memory (never write it); `lab_values` gives, from the file's keys, the keys only known
+    once the lab runs (its ACME CA's root), validated like the file's own.
     """
     stack_file = load.read_stack(stack, project_dir)
+    if lab_values is not None:
+        stack_file = dataclasses.replace(stack_file, raw=stack_file.raw | dict(lab_values(stack_file.raw)))
     spec = stack_file.spec()
     secure = {key: value for key, value in stack_file.raw.items() if isinstance(value, dict) and "secure" in value}
     plain = {key: value for key, value in stack_file.raw.items() if key not in secure}

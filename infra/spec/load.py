@@ -52,6 +52,7 @@ KNOWN_KEYS: dict[str, str] = {
     "tls": "letsencrypt | letsencrypt-staging | acme (another ACME CA, e.g. a test CA) | self-signed",
     "acmeCaServer": "the ACME directory URL of tls: acme, e.g. https://pebble:14000/dir",
     "acmeCaCertificate": "PEM of the CA that signs the ACME directory's HTTPS certificate (tls: acme)",
+    "acmeIssuerCertificate": "PEM of the root the ACME CA issues the platform's certificates under, when no public trust store holds it (tls: acme, optional)",
     "stacks": f"list out of {', '.join(STACK_NAMES)}",
     "imageOverrides": "map of service or datastore name -> pinned image",
     "networks": "list of networks {name, subnet, internal, purpose}, merged by name over the seed's",
@@ -233,10 +234,10 @@ MAX_PEM_LENGTH = 20_000
 
 
 def _acme_ca(raw: dict[str, Any], tls: TlsMode, out: _Collector) -> dict[str, str]:
-    """`acmeCaServer`/`acmeCaCertificate`: required with `tls: acme`, refused otherwise."""
+    """`acmeCaServer`/`acmeCaCertificate` (required) and `acmeIssuerCertificate` (optional) with `tls: acme`; refused otherwise."""
     keys = ("acmeCaServer", "acmeCaCertificate")
     if tls != TlsMode.ACME:
-        for key in keys:
+        for key in (*keys, "acmeIssuerCertificate"):
             if key in raw:
                 out.add(f"{NAMESPACE}:{key}", "only used with tls: acme")
         return {}
@@ -244,11 +245,18 @@ def _acme_ca(raw: dict[str, Any], tls: TlsMode, out: _Collector) -> dict[str, st
         if key not in raw:
             out.add(f"{NAMESPACE}:{key}", f"required with tls: acme ({KNOWN_KEYS[key]})")
     server = _scalar(raw, "acmeCaServer", ACME_URL_PATTERN, "an https:// URL of an ACME directory", out)
-    certificate = raw.get("acmeCaCertificate")
+    certificate = _pem(raw, "acmeCaCertificate", out)
+    issuer = _pem(raw, "acmeIssuerCertificate", out)
+    found = {"acme_ca_server": server, "acme_ca_certificate": certificate} if server and certificate else {}
+    return found | ({"acme_issuer_certificate": issuer} if found and issuer else {})
+
+
+def _pem(raw: dict[str, Any], key: str, out: _Collector) -> str | None:
+    certificate = raw.get(key)
     if certificate is not None and (not isinstance(certificate, str) or len(certificate) > MAX_PEM_LENGTH or not PEM_PATTERN.match(certificate)):
-        out.add(f"{NAMESPACE}:acmeCaCertificate", f"must be one PEM certificate (at most {MAX_PEM_LENGTH} characters)")
-        certificate = None
-    return {"acme_ca_server": server, "acme_ca_certificate": certificate} if server and certificate else {}
+        out.add(f"{NAMESPACE}:{key}", f"must be one PEM certificate (at most {MAX_PEM_LENGTH} characters)")
+        return None
+    return certificate
 
 
 def _stacks(raw: dict[str, Any], out: _Collector) -> tuple[str, ...]:

@@ -347,6 +347,10 @@ class PlatformSpec(Model):
     """The ACME directory of `tls: acme` (e.g. https://pebble:14000/dir)."""
     acme_ca_certificate: str | None = None
     """PEM of the CA that signs that directory's HTTPS certificate (Traefik trusts it for ACME only)."""
+    acme_issuer_certificate: str | None = None
+    """PEM of the root the ACME CA issues under, when no public trust store holds it (a private CA,
+    the lab's Pebble): what calls the platform's own public hosts (the apps' token checks,
+    OpenBao's OIDC discovery) trusts it."""
     tls: TlsMode
     stacks: tuple[str, ...]
     networks: tuple[NetworkSpec, ...]

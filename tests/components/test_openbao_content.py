@@ -9,7 +9,7 @@ from components.openbao_auth import approle_cidrs
 from infra.plan.document import SECRET_SIG, ExportedResource, is_secret
 from infra.spec.models import SecretPathSpec
 from infra.spec.openbao_policy import admin_policy, approle_policies
-from tests.harness import Planned, spec_for
+from tests.harness import Planned, plan_config, spec_for
 from tests.components.platform_helpers import envs, file_content, labels, service_containers
 
 SPEC = spec_for(stack="prod")
@@ -139,6 +139,23 @@ def test_the_oidc_method_waits_for_the_realm_and_the_issuers_route(prod_plan: Pl
     assert realm_resources and realm_resources <= set(backend.dependencies)
     edge = {prod_plan.get("docker:index/container:Container", name).urn for name in ("traefik-traefik-container", "keycloak-container")}
     assert edge <= set(backend.dependencies)
+
+
+def test_a_private_acme_root_is_what_openbao_and_the_app_trust_for_the_issuer() -> None:
+    """With a private ACME CA (the lab's Pebble), OpenBao's OIDC discovery and the app's token
+    checks reach the issuer under a root no public store holds: the plan gives it to both."""
+    pem = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n"
+    acme = {"tls": "acme", "acmeCaServer": "https://pebble:14000/dir", "acmeCaCertificate": pem}
+    private = plan_config(acme | {"acmeIssuerCertificate": pem, "stacks": ["core", "security", "psra"]})
+    (backend,) = private.of_type("vault:jwt/authBackend:AuthBackend")
+    assert backend.inputs["oidcDiscoveryCaPem"] == pem
+    api = private.containers()["psra-api"]
+    assert "SSL_CERT_FILE=/etc/platform-ca/acme-issuer.pem" in api.inputs["envs"]
+    assert file_content(private, "psra-api", "/etc/platform-ca/acme-issuer.pem") == pem
+    public = plan_config(acme | {"stacks": ["core", "security", "psra"]})
+    (backend,) = public.of_type("vault:jwt/authBackend:AuthBackend")
+    assert "oidcDiscoveryCaPem" not in backend.inputs
+    assert not any(env.startswith("SSL_CERT_FILE=") for env in public.containers()["psra-api"].inputs["envs"])
 
 
 def test_oidc_login_maps_only_the_admin_group_to_the_admin_policy(prod_plan: Planned) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from tests.conformance.browser_login import (
+from infra.ops.oidc_login import (
     LoginFailed,
     OidcClient,
     OtpDevice,

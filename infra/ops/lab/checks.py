@@ -399,6 +399,141 @@ def restarts_keep_data(lab: LiveLab) -> CheckResult:
     return _result("stateful containers survive docker restart with their data", problems, "restarted: " + ", ".join(restarted), restarted)
 
 
+# -- the seed's flow, monitoring and faults -------------------------------------------------
+ORIGIN_APP, ORIGIN_DB = "psra-api", "psra-db"
+PROMETHEUS, ALERTMANAGER = "prometheus", "alertmanager"
+ALERT_WAIT_SECONDS = 420  # TargetDown fires after 5 min down (the seed's number), scraped every 30 s
+
+
+def issuer_trust(lab: LiveLab) -> ssl.SSLContext:
+    """TLS trust in the lab's ACME root, as the plan gives it to OpenBao (`oidcDiscoveryCaPem`)."""
+    backend = next(e for e in applier.entries(lab.document) if e.type == "vault:jwt/authBackend:AuthBackend")
+    return ssl.create_default_context(cadata=backend.inputs["oidcDiscoveryCaPem"])
+
+
+def end_to_end_flow(lab: LiveLab) -> CheckResult:
+    """The seed's request flow: login (code + PKCE, OTP where asked), POST and GET through Traefik,
+    the certificate in PostgreSQL and Redis, another tenant refused, the web front end behind forward-auth."""
+    from infra.ops.lab import flow
+    from infra.ops.lab.state import LabState
+    from infra.ops.oidc_login import LoginFailed
+
+    try:
+        result = flow.run(lab.client, lab.document, LabState(lab.lab), issuer_trust(lab))
+    except (flow.FlowFailed, LoginFailed, httpx.HTTPError) as error:
+        return CheckResult("the seed's end-to-end flow", False, f"{type(error).__name__}: {str(error)[:400]}")
+    return CheckResult("the seed's end-to-end flow", True, "; ".join(result.steps), result.steps)
+
+
+def in_container(lab: LiveLab, name: str, url: str) -> str:
+    """GET `url` from inside container `name` (busybox wget): the monitoring APIs are on internal networks."""
+    code, output = lab.container(name).exec_run(["wget", "-qO-", url])
+    if code != 0:
+        raise RuntimeError(f"wget {url} in {name} failed (exit {code})")
+    return output.decode()
+
+
+def prometheus_targets_up(lab: LiveLab) -> CheckResult:
+    """Every declared scrape target answers: `up == 1` for each."""
+    import json
+
+    deadline, problems, targets = time.monotonic() + 90, ["no answer"], {}
+    while time.monotonic() < deadline:
+        result = json.loads(in_container(lab, PROMETHEUS, "http://127.0.0.1:9090/api/v1/query?query=up"))["data"]["result"]
+        targets = {f"{r['metric']['job']}/{r['metric']['instance']}": r["value"][1] for r in result}
+        problems = [f"{target}: up={value}" for target, value in sorted(targets.items()) if value != "1"]
+        if targets and not problems:
+            break
+        time.sleep(10)
+    return _result("Prometheus scrapes every declared target (up == 1)", problems, f"{len(targets)} targets up: {', '.join(sorted(targets))}", targets)
+
+
+def firing(lab: LiveLab) -> set[str]:
+    import json
+
+    alerts = json.loads(in_container(lab, ALERTMANAGER, "http://127.0.0.1:9093/api/v2/alerts?active=true"))
+    return {f"{a['labels']['alertname']}:{a['labels'].get('job', '')}" for a in alerts}
+
+
+def alert_fires_when_a_service_stops(lab: LiveLab) -> CheckResult:
+    """Stop a scraped service: Alertmanager gets `TargetDown` for its job; the service comes back."""
+    import json
+
+    result = json.loads(in_container(lab, PROMETHEUS, "http://127.0.0.1:9090/api/v1/query?query=up"))["data"]["result"]
+    jobs = {r["metric"]["job"]: r["metric"]["instance"].split(":")[0] for r in result}
+    job, victim = next(((j, host) for j, host in sorted(jobs.items()) if host == ALERTMANAGER), (None, None))
+    if victim is None:
+        job, victim = next(((j, host) for j, host in sorted(jobs.items()) if host in lab.planned and host not in (PROMETHEUS, TRAEFIK)), (None, None))
+    if victim is None:
+        return CheckResult("an alert fires when a service stops", False, f"no scraped service to stop among {sorted(jobs)}")
+    watchdog = any(name.startswith("Watchdog:") for name in firing(lab)) if victim != ALERTMANAGER else True
+    lab.container(victim).stop(timeout=10)
+    try:
+        deadline, fired = time.monotonic() + ALERT_WAIT_SECONDS, False
+        while time.monotonic() < deadline and not fired:
+            time.sleep(15)
+            rules = json.loads(in_container(lab, PROMETHEUS, "http://127.0.0.1:9090/api/v1/alerts"))["data"]["alerts"]
+            fired = any(a["labels"]["alertname"] == "TargetDown" and a["labels"].get("job") == job and a["state"] == "firing" for a in rules)
+    finally:
+        lab.container(victim).start()
+        applier.Applier(lab.client, lab.lab, {}).wait_healthy(victim, 300)
+    delivered = fired and (victim == ALERTMANAGER or f"TargetDown:{job}" in firing(lab))
+    problems = [] if fired and watchdog else [f"TargetDown for {job} not firing within {ALERT_WAIT_SECONDS} s" if not fired else "Watchdog not in Alertmanager"]
+    detail = f"stopped {victim}: TargetDown[{job}] firing in Prometheus" + (", delivered to Alertmanager" if delivered else "") + "; Watchdog in Alertmanager"
+    return _result("an alert fires when a service stops", problems, detail)
+
+
+def origin_ready(lab: LiveLab) -> int:
+    api = next(host for host, route in lab.routed_hosts().items() if route["container"] == ORIGIN_APP and not route["forward_auth"])
+    return https(api, "/readyz").status_code
+
+
+def database_outage_answers_503(lab: LiveLab) -> CheckResult:
+    """PostgreSQL stopped: the origin app's /readyz answers 503 (not 500); back: 200 again."""
+    problems, seen = [], []
+    before = origin_ready(lab)
+    seen.append(f"before {before}")
+    lab.container(ORIGIN_DB).stop(timeout=30)
+    try:
+        during = origin_ready(lab)
+        seen.append(f"PostgreSQL stopped {during}")
+        if during != 503:
+            problems.append(f"/readyz answered {during} with PostgreSQL stopped, not 503")
+    finally:
+        lab.container(ORIGIN_DB).start()
+        applier.Applier(lab.client, lab.lab, {}).wait_healthy(ORIGIN_DB, 300)
+    deadline, after = time.monotonic() + 60, 0
+    while time.monotonic() < deadline and after != 200:
+        after = origin_ready(lab)
+        time.sleep(2)
+    seen.append(f"PostgreSQL back {after}")
+    if before != 200 or after != 200:
+        problems.append(f"/readyz {before} before, {after} after PostgreSQL came back (200 expected)")
+    return _result("PostgreSQL outage: /readyz 503, then recovers", problems, ", ".join(seen))
+
+
+def app_restarts_after_kill(lab: LiveLab) -> CheckResult:
+    """The origin app's process killed: its restart policy brings it back healthy, and the flow works again.
+
+    The process is killed from the host, as a crash would end it: `docker kill` counts as a manual
+    stop, which restart policies leave alone."""
+    import os
+    import signal
+
+    container = lab.container(ORIGIN_APP)
+    restarts = container.attrs["RestartCount"]
+    os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
+    time.sleep(2)
+    try:
+        applier.Applier(lab.client, lab.lab, {}).wait_healthy(ORIGIN_APP, 300)
+    except applier.LabApplyError as error:
+        return CheckResult("the origin app restarts after a kill", False, str(error)[:400])
+    after = lab.container(ORIGIN_APP).attrs["RestartCount"]
+    flow = end_to_end_flow(lab)
+    problems = ([] if after > restarts else [f"restart count {restarts} -> {after}: not restarted by its policy"]) + ([] if flow.passed else [f"flow after restart: {flow.detail}"])
+    return _result("the origin app restarts after a kill", problems, f"killed; restarted by its policy (restarts {restarts} -> {after}), healthy, flow works again")
+
+
 LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
     containers_healthy,
     security_content_applied,
@@ -413,7 +548,12 @@ LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
     traefik_security_headers,
     traefik_rate_limit,
     traefik_internals_not_public,
+    end_to_end_flow,
+    prometheus_targets_up,
+    database_outage_answers_503,
+    app_restarts_after_kill,
     restarts_keep_data,
+    alert_fires_when_a_service_stops,
 )
 
 

@@ -6,9 +6,8 @@ addresses) with the lab plan's own secret values. OpenBao's content is written a
 vault provider writes it: logged in as the provisioner AppRole that `bootstrap openbao`
 sets up. The lab keeps what a test would substitute (bound CIDRs, the PostgreSQL
 container, the public issuer `https://auth.<domain>`, reached through Traefik's alias on
-shared-net) and gives each AppRole the role and secret id the plan computed, since the
-containers were given those. Its one addition: the CA of the lab's ACME server (Pebble),
-which OpenBao needs to trust the issuer's certificate and no public trust store holds.
+shared-net and trusted through the lab plan's `acmeIssuerCertificate`) and gives each
+AppRole the role and secret id the plan computed, since the containers were given those.
 
 A family is applied once per content digest (kept in the lab state): a second `lab up`
 converges. OpenBao is initialised by the lab (one unseal key: a lab, not the custodians'
@@ -19,7 +18,6 @@ root-only state file.
 from __future__ import annotations
 
 import ssl
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,7 +41,6 @@ KEYCLOAK_CONTAINER, KEYCLOAK_NETWORK, KEYCLOAK_PORT = "keycloak", "keycloak-net"
 OPENBAO_CONTAINER, OPENBAO_NETWORK, OPENBAO_PORT = "openbao", "shared-net", 8200
 KEYCLOAK_ADMIN_PASSWORD = "keycloak-admin-password"
 KEYCLOAK_ADMIN = "platform-admin"
-PEBBLE_CONTAINER, PEBBLE_NETWORK, PEBBLE_ROOTS = "pebble", "traefik-net", "https://{address}:15000/roots/0"
 OIDC_WAIT_SECONDS = 180
 JWT_BACKEND = "vault:jwt/authBackend:AuthBackend"
 PUBLIC_ADDRESS = "127.0.0.1"
@@ -120,20 +117,6 @@ def unsealed_openbao(client: docker.DockerClient, state: LabState, progress: Pro
     raise LabApplyError("OpenBao stayed sealed after the unseal key was submitted")
 
 
-def pebble_root(client: docker.DockerClient, acme_ca_certificate: str) -> str:
-    """The root that signs the lab's ACME certificates (Pebble makes a new one each start),
-    fetched over Pebble's management listener, itself verified with the stack's `acmeCaCertificate`."""
-    with tempfile.NamedTemporaryFile("w", suffix=".pem") as ca_file:
-        ca_file.write(acme_ca_certificate)
-        ca_file.flush()
-        context = ssl.create_default_context(cafile=ca_file.name)
-    context.check_hostname = False  # Pebble's listener names `pebble`; we reach it by its container address
-    url = PEBBLE_ROOTS.format(address=address(client, PEBBLE_CONTAINER, PEBBLE_NETWORK))
-    response = httpx.get(url, verify=context, timeout=10)
-    response.raise_for_status()
-    return response.text
-
-
 def wait_for_issuer(document: Mapping[str, Any], ca_pem: str, progress: Progress) -> None:
     """OpenBao fetches the issuer's discovery document when its OIDC method is configured, through
     Traefik; until Traefik holds the ACME certificate for the issuer's host, that fails: wait for it
@@ -169,14 +152,13 @@ def openbao_content(client: docker.DockerClient, plan: StackPlan, state: LabStat
         if state.load().get("openbao_digest") == wanted:
             progress("OpenBao content unchanged")
             return
-        if plan.spec.acme_ca_certificate is None:
-            raise LabApplyError("the lab stack has no acmeCaCertificate: the lab's OpenBao cannot trust its issuer")
+        if plan.spec.acme_issuer_certificate is None:
+            raise LabApplyError("the lab plan has no acmeIssuerCertificate: OpenBao could not trust its OIDC issuer")
+        wait_for_issuer(document, plan.spec.acme_issuer_certificate, progress)
         try:
             login = bootstrap.create_provisioner(addr, state.load()["openbao"]["root_token"], plan.spec.openbao)
             token = bootstrap.provisioner_token(addr, login)
-            ca_pem = pebble_root(client, plan.spec.acme_ca_certificate)
-            wait_for_issuer(document, ca_pem, progress)
-        except (bootstrap.BootstrapError, httpx.HTTPError) as error:
+        except bootstrap.BootstrapError as error:
             raise LabApplyError(f"OpenBao content: {error}") from error
 
         def lab_secret(item: PlannedResource, key: str) -> str:
@@ -185,7 +167,7 @@ def openbao_content(client: docker.DockerClient, plan: StackPlan, state: LabStat
         replay = OpenBaoApplier(
             addr,
             token,
-            OpenBaoSubstitutions(secret=lab_secret, bound_cidr=as_planned, oidc_discovery_ca_pem=ca_pem, planned_approle_ids=True),
+            OpenBaoSubstitutions(secret=lab_secret, bound_cidr=as_planned, planned_approle_ids=True),
         )
         progress("OpenBao content (namespaces, engines, AppRoles, policies, KV)")
         try:

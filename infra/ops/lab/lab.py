@@ -13,6 +13,7 @@ No Rich here: progress goes to a callback (the CLI shows it).
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import httpx
 
 from infra.ops.lab import applier, content, images
 from infra.ops.lab.state import LabState
@@ -32,6 +34,7 @@ INSTALL_DOCKER = REPO_ROOT / "scripts" / "install-docker.sh"
 DEFAULT_STACK = "lab"
 PEBBLE = "pebble"
 PEBBLE_NETWORK = "traefik-net"
+PEBBLE_OWN_NETWORK = "lab-acme"
 
 Progress = Callable[[str], None]
 
@@ -73,16 +76,48 @@ def overrides() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def lab_plan(stack: str, state: LabState) -> StackPlan:
-    """The plan of `stack` with the lab's secret values readable (in memory only, never written)."""
+def lab_plan(stack: str, state: LabState, docker_client: docker.DockerClient) -> StackPlan:
+    """The plan of `stack` with the lab's secret values readable (in memory only, never written)
+    and the root of the running Pebble as `acmeIssuerCertificate`."""
     from infra.plan.offline import plan_stack
 
-    return plan_stack(stack, lab_key=state.key())
+    def issuer_root(raw: Mapping[str, Any]) -> dict[str, str]:
+        acme_ca = raw.get("acmeCaCertificate")
+        if not isinstance(acme_ca, str):
+            raise applier.LabApplyError(f"stack {stack} has no acmeCaCertificate: the lab cannot reach its Pebble")
+        return {"acmeIssuerCertificate": pebble_root(docker_client, acme_ca)}
+
+    return plan_stack(stack, lab_key=state.key(), lab_values=issuer_root)
+
+
+def pebble_root(docker_client: docker.DockerClient, acme_ca_certificate: str) -> str:
+    """The root Pebble issues under (a new one each time it starts), read from its management
+    listener, whose own certificate is checked against the stack's `acmeCaCertificate`."""
+    context = ssl.create_default_context(cadata=acme_ca_certificate)
+    context.check_hostname = False  # its certificate names `pebble`; the lab reaches it by address
+    container = docker_client.containers.get(PEBBLE)
+    address = container.attrs["NetworkSettings"]["Networks"][PEBBLE_OWN_NETWORK]["IPAddress"]
+    deadline, last = time.monotonic() + 60, "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"https://{address}:15000/roots/0", verify=context, timeout=5)
+            if response.status_code == 200 and "BEGIN CERTIFICATE" in response.text:
+                return response.text if response.text.endswith("\n") else response.text + "\n"
+            last = f"HTTP {response.status_code}"
+        except httpx.HTTPError as error:
+            last = type(error).__name__
+        time.sleep(1)
+    raise applier.LabApplyError(f"Pebble's root could not be read ({last})")
 
 
 def start_pebble(docker_client: docker.DockerClient, stack: str, image: str) -> None:
-    """The lab-only ACME server, on Traefik's public network (the plan does not declare it)."""
+    """The lab-only ACME server (the plan does not declare it), on a network of its own, where the
+    lab reads its root before planning; it joins Traefik's network (`join_pebble`) once that exists."""
     labels = {applier.LAB_LABEL: stack, applier.ROLE_LABEL: "lab-acme-server"}
+    try:
+        docker_client.networks.get(PEBBLE_OWN_NETWORK)
+    except docker.errors.NotFound:
+        docker_client.networks.create(PEBBLE_OWN_NETWORK, driver="bridge", internal=True, labels=labels)
     try:
         existing = docker_client.containers.get(PEBBLE)
         if existing.image.id == docker_client.images.get(image).id and existing.status == "running":
@@ -95,7 +130,7 @@ def start_pebble(docker_client: docker.DockerClient, stack: str, image: str) -> 
         name=PEBBLE,
         detach=True,
         labels=labels,
-        network=PEBBLE_NETWORK,
+        network=PEBBLE_OWN_NETWORK,
         environment={"PEBBLE_VA_ALWAYS_VALID": "1", "PEBBLE_VA_NOSLEEP": "1"},
         read_only=True,
         cap_drop=["ALL"],
@@ -103,6 +138,13 @@ def start_pebble(docker_client: docker.DockerClient, stack: str, image: str) -> 
         mem_limit="64m",
         restart_policy={"Name": "unless-stopped"},
     )
+
+
+def join_pebble(docker_client: docker.DockerClient) -> None:
+    """Pebble on Traefik's public network, as `pebble` (the stack's `acmeCaServer`)."""
+    container = docker_client.containers.get(PEBBLE)
+    if PEBBLE_NETWORK not in container.attrs["NetworkSettings"]["Networks"]:
+        docker_client.networks.get(PEBBLE_NETWORK).connect(container, aliases=[PEBBLE])
 
 
 def up(
@@ -120,18 +162,20 @@ def up(
     image_map = build_images(progress) if build else overrides()
     image_seconds = time.monotonic() - image_started
     state = LabState(stack)
+    docker_client = client()
+    progress("Pebble (the lab's ACME server)")
+    start_pebble(docker_client, stack, image_map["pebble"]["image"])
     plan_started = time.monotonic()
     progress(f"plan of stack {stack}")
-    plan = lab_plan(stack, state)
+    plan = lab_plan(stack, state, docker_client)
     plan_seconds = time.monotonic() - plan_started
-    docker_client = client()
     lab_applier = applier.Applier(
         docker_client,
         stack,
         image_map.get("images", {}),
         families=content.content_appliers(plan, state, progress) if families is None else families,
         progress=progress,
-        on_networks=lambda: start_pebble(docker_client, stack, image_map["pebble"]["image"]),
+        on_networks=lambda: join_pebble(docker_client),
     )
     applied = lab_applier.up(plan.document)
     return UpResult(

@@ -9,9 +9,9 @@ Environment-specific values are substituted, and only these (`OpenBaoSubstitutio
 secrets (the caller's test values, or the lab plan's own); the bound CIDRs (the tests move
 them into 127/8, the lab keeps them); the PostgreSQL the database engine connects to (a
 test fixture instead of the `psra-db` container; the lab keeps the container); the OIDC
-issuer (a test Keycloak instead of `https://auth.<domain>`; the lab keeps it, and adds the
-CA of its own ACME server, which no public trust store holds); and, in the lab only, the
-AppRole role and secret ids the plan computed, since its containers were given those.
+issuer (a test Keycloak instead of `https://auth.<domain>`; the lab keeps it); and, in the
+lab only, the AppRole role and secret ids the plan computed, since its containers were
+given those.
 Everything that decides access — paths, policies, CIDR bindings, TTLs, roles, audiences,
 bound claims — is applied exactly as planned.
 """
@@ -90,7 +90,6 @@ class OpenBaoSubstitutions:
     """`None`: the planned connection URL and the (lab) plan's own password."""
     oidc_issuer: str | None = None
     oidc_client_secret: str | None = None
-    oidc_discovery_ca_pem: str | None = None
     planned_approle_ids: bool = False
     """The lab: each AppRole gets the role id and secret id the plan computed (its containers hold them)."""
 
@@ -258,8 +257,8 @@ class OpenBaoApplier:
             "oidc_client_secret": item.secret("oidcClientSecret", secret),
             "default_role": item.require("defaultRole"),
         }
-        if self.subs.oidc_discovery_ca_pem is not None:
-            data["oidc_discovery_ca_pem"] = self.subs.oidc_discovery_ca_pem
+        if "oidcDiscoveryCaPem" in item.resource.inputs:
+            data["oidc_discovery_ca_pem"] = item.get("oidcDiscoveryCaPem")
         client.write_data(f"auth/{path}/config", data=data)
 
     def jwt_role(self, item: PlannedResource, ns: str) -> None:

@@ -22,6 +22,8 @@ SEED_NETWORKS = {
     "keycloak-net": ("172.20.8.0/24", True),
     "monitoring-net": ("172.20.9.0/24", True),
 }
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n"
+ACME = {"tls": "acme", "acmeCaServer": "https://pebble:14000/dir", "acmeCaCertificate": PEM}
 SEED_HOSTS = {"psra", "api.psra", "rentguy", "wpcs", "n8n.ai", "grafana", "prometheus", "auth", "vault"}
 SEED_MATRIX = {
     "psra-role": {"psra/database/credentials", "psra/api/keys", "psra/config/jwt-secret", "psra/database/redis-password", "sevensa/shared/smtp/credentials"},
@@ -129,6 +131,9 @@ def test_all_problems_are_reported_with_their_keys() -> None:
         ({"backup": {"retention": {"postgres": {"local_days": 0}}}}, "platform:backup.retention.postgres.local_days", "greater than or equal to 1"),
         ({"backup": {"schedule": "61 * * * *"}}, "platform:backup.schedule", "must be a five-field cron expression"),
         ({"surprise": 1}, "platform:surprise", "unknown key"),
+        ({"acmeIssuerCertificate": PEM}, "platform:acmeIssuerCertificate", "only used with tls: acme"),
+        (ACME | {"acmeIssuerCertificate": "not a certificate"}, "platform:acmeIssuerCertificate", "must be one PEM certificate"),
+        (ACME | {"acmeIssuerCertificate": PEM * 2}, "platform:acmeIssuerCertificate", "must be one PEM certificate"),
         ({"networks": [{"name": "Bad_Net", "subnet": "10.1.0.0/24", "internal": True, "purpose": "p"}]}, "platform:networks[0].name", "lower-case letters"),
     ],
 )
@@ -136,6 +141,11 @@ def test_each_invalid_value_is_named(overrides: dict, key: str, fragment: str) -
     problems = problems_of(overrides)
     assert key in problems, problems
     assert fragment in problems[key]
+
+
+def test_the_acme_issuer_root_is_optional_with_tls_acme() -> None:
+    assert spec_for(ACME).acme_issuer_certificate is None
+    assert spec_for(ACME | {"acmeIssuerCertificate": PEM}).acme_issuer_certificate == PEM
 
 
 def test_missing_required_keys() -> None:

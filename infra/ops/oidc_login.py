@@ -3,7 +3,8 @@
 No password grant: the driver opens the authorization endpoint, fills Keycloak's login form
 (parsing the form's action URL), answers the OTP form or enrols OTP when Keycloak asks
 (RFC 6238 codes from pyotp), stops at the redirect back to the client and exchanges the code
-with the PKCE verifier and the client secret.
+with the PKCE verifier and the client secret. Used by the conformance tests (Keycloak on
+127.0.0.1) and the live lab (every host name through Traefik on 127.0.0.1: `to_loopback`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ import html
 import json
 import re
 import secrets
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import httpcore
 import httpx
 import pyotp
 
@@ -30,14 +33,31 @@ HIDDEN_TOTP_SECRET = re.compile(r'name="totpSecret"[^>]*value="(?P<value>[^"]+)"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def browser() -> httpx.Client:
+class LoopbackBackend(httpcore.SyncBackend):
+    """Connects every host name to 127.0.0.1, as a browser does for `*.localhost` (RFC 6761);
+    the URL, the Host header, TLS SNI and the cookie domains keep the name."""
+
+    def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> httpcore.NetworkStream:
+        return super().connect_tcp("127.0.0.1", port, *args, **kwargs)
+
+
+def to_loopback(verify: ssl.SSLContext | bool = True) -> httpx.HTTPTransport:
+    """A transport that sends every request to 127.0.0.1 (the lab's Traefik), by its host name."""
+    transport = httpx.HTTPTransport(verify=verify)
+    context = httpx.create_ssl_context(verify=verify) if not isinstance(verify, ssl.SSLContext) else verify
+    # httpx 0.28 takes no network backend; its pool is the one attribute to replace (httpx is pinned)
+    transport._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=LoopbackBackend())
+    return transport
+
+
+def browser(transport: httpx.BaseTransport | None = None) -> httpx.Client:
     """A cookie-keeping HTTP client that stops at redirects, like a browser tab we inspect.
 
     Browsers treat http://127.0.0.1 as a secure context (W3C Secure Contexts) and send it
     Keycloak's `Secure` session cookies; httpx's cookie jar would not, so a request hook
     sends them, as a browser does.
     """
-    client = httpx.Client(follow_redirects=False, timeout=30)
+    client = httpx.Client(follow_redirects=False, timeout=30, transport=transport)
 
     def send_secure_cookies_to_loopback(request: httpx.Request) -> None:
         if request.url.host in LOOPBACK:
@@ -49,11 +69,11 @@ def browser() -> httpx.Client:
     return client
 
 
-class LoginFailed(AssertionError):
+class LoginFailed(RuntimeError):
     """Keycloak did not redirect back with a code; carries the page for the assertion message."""
 
-    def __init__(self, message: str, page: httpx.Response) -> None:
-        super().__init__(f"{message} (HTTP {page.status_code}, forms: {forms(page.text)})")
+    def __init__(self, message: str, page: httpx.Response | None) -> None:
+        super().__init__(f"{message} (HTTP {page.status_code}, forms: {forms(page.text)})" if page is not None else message)
         self.page = page
 
 
@@ -107,7 +127,7 @@ class OtpDevice:
             if code not in self.used:
                 self.used.add(code)
                 return code
-        raise AssertionError("no unused TOTP code within the look-ahead window")
+        raise LoginFailed("no unused TOTP code within the look-ahead window", None)
 
 
 @dataclass
@@ -116,6 +136,7 @@ class OidcClient:
     client_id: str
     client_secret: str
     redirect_uri: str
+    transport: httpx.BaseTransport | None = None
 
     def authorization_url_params(self, challenge: str, **overrides: str) -> dict[str, str]:
         params = {
@@ -136,7 +157,7 @@ class OidcClient:
     def login(self, username: str, password: str, otp: OtpDevice | None = None) -> Tokens:
         """The whole flow for one user; raises LoginFailed where Keycloak does not issue a code."""
         verifier, challenge = pkce_pair()
-        with browser() as tab:
+        with browser(self.transport) as tab:
             page = self.open_login(tab, challenge)
             action = forms(page.text).get("kc-form-login")
             if page.status_code != 200 or action is None:
@@ -182,18 +203,18 @@ class OidcClient:
         return query["code"][0]
 
     def exchange(self, code: str, verifier: str) -> Tokens:
-        response = httpx.post(
-            f"{self.issuer}/protocol/openid-connect/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": self.redirect_uri,
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-                "code_verifier": verifier,
-            },
-            timeout=30,
-        )
+        with httpx.Client(timeout=30, transport=self.transport) as client:
+            response = client.post(
+                f"{self.issuer}/protocol/openid-connect/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": self.redirect_uri,
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                    "code_verifier": verifier,
+                },
+            )
         response.raise_for_status()
         body = response.json()
         return Tokens(access_token=body["access_token"], id_token=body["id_token"], refresh_token=body["refresh_token"])
