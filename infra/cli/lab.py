@@ -39,14 +39,17 @@ def print_report(report) -> None:  # noqa: ANN001 - infra.ops.lab.report.LabRepo
         console.print("stand-ins (not the real software): " + ", ".join(report.stand_ins), highlight=False)
 
 
-def _check(stack: str, timings: dict[str, float], stand_ins: list[str], applied: dict) -> int:
+def _check(stack: str, timings: dict[str, float], stand_ins: list[str], applied: dict, document: dict | None = None) -> int:
+    """The live checks against the plan `up` applied (`document`), or the plan made now."""
     from infra.ops.lab import checks, lab
     from infra.ops.lab.report import LabReport
 
     status, update = _progress(errors)
     try:
         docker_client = lab.client()
-        live = checks.LiveLab(docker_client, lab.lab_plan(stack, lab.LabState(stack), docker_client).document, lab=stack)
+        if document is None:
+            document = lab.lab_plan(stack, lab.LabState(stack), docker_client).document
+        live = checks.LiveLab(docker_client, document, lab=stack)
         results = checks.run_all(live, update)
     finally:
         status.stop()
@@ -87,7 +90,7 @@ def up(stack: LabStack = "lab", check: Annotated[bool, typer.Option(help="run th
     timings = {"up total": result.total_seconds, "images": result.image_seconds, "plan": result.plan_seconds, "apply": applied.seconds}
     summary = {"created": applied.created, "replaced": applied.replaced, "kept": len(applied.kept), "removed": applied.removed}
     if check:
-        raise typer.Exit(_check(stack, timings, result.stand_ins, summary))
+        raise typer.Exit(_check(stack, timings, result.stand_ins, summary, result.document))
 
 
 @lab_app.command("check")

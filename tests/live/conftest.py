@@ -1,7 +1,8 @@
 """Live tests: a real Docker engine (Debian's 20.10, API 1.41) and the lab on it.
 
 The engine is installed and started by `scripts/install-docker.sh` when absent; a test that
-needs it fails loudly when it cannot be had.
+needs it fails loudly when it cannot be had. `live_lab` brings the lab stack up (converging:
+fast when it is up already) and gives the plan it was made from beside the engine.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from infra.ops.lab import lab
+from infra.ops.lab import checks, lab
 
 BUSYBOX_IMAGE = "sevensa-lab-test/busybox:1"
 BUSYBOX = Path("/usr/bin/busybox")
@@ -49,3 +50,17 @@ def busybox_image(engine: docker.DockerClient) -> str:
             tar.addfile(info)
     engine.api.import_image_from_data(buffer.getvalue(), repository=BUSYBOX_IMAGE.split(":")[0], tag="1", changes=['CMD ["sh"]'])
     return BUSYBOX_IMAGE
+
+
+@pytest.fixture(scope="session")
+def live_lab(engine: docker.DockerClient) -> checks.LiveLab:
+    """The lab stack, up (converged) on the engine, with its plan."""
+    try:
+        result = lab.up(lab.DEFAULT_STACK, engine=False)
+    except Exception as exc:  # noqa: BLE001 - the lab must come up: fail loudly with why
+        pytest.fail(f"the lab did not come up: {type(exc).__name__}: {exc}")
+    return checks.LiveLab(engine, result.document, lab=lab.DEFAULT_STACK)
+
+
+def assert_passed(result: checks.CheckResult) -> None:
+    assert result.passed, f"{result.name}: {result.detail}"

@@ -534,6 +534,33 @@ def app_restarts_after_kill(lab: LiveLab) -> CheckResult:
     return _result("the origin app restarts after a kill", problems, f"killed; restarted by its policy (restarts {restarts} -> {after}), healthy, flow works again")
 
 
+BACKUP, BACKUP_CONFIG = "backup", "/etc/backup/backup.json"
+
+
+def backup_and_restore_drill(lab: LiveLab) -> CheckResult:
+    """The backup container backs up the lab's databases (restic, encrypted), then its drill restores
+    each into a throw-away database and compares the rows with what was backed up."""
+    import json
+
+    container = lab.container(BACKUP)
+    outcomes, problems = {}, []
+    for job in ("backup", "drill"):
+        code, output = container.exec_run(["python3", "-m", "platform_backup", "run", "--job", job, "--config", BACKUP_CONFIG])
+        if code != 0:
+            problems.append(f"{job} failed (exit {code}): {output.decode()[-600:]}")
+            break
+    state_dir = json.loads(container.exec_run(["cat", BACKUP_CONFIG]).output)["state_dir"]
+    state = json.loads(container.exec_run(["cat", f"{state_dir}/state.json"]).output or b"{}")
+    for job in ("backup", "drill"):
+        result = state.get(job, {})
+        outcomes[job] = {"seconds": result.get("seconds"), "datasets": {k: v.get("rows", v.get("success")) for k, v in result.get("datasets", {}).items()}}
+    drilled = outcomes["drill"]["datasets"]
+    if not problems and not drilled:
+        problems.append("the drill restored no database")
+    detail = f"backup {outcomes['backup']['seconds']} s, drill {outcomes['drill']['seconds']} s: " + ", ".join(f"{name} {rows} rows" for name, rows in sorted(drilled.items()))
+    return _result("backup of the lab's databases, restore drill identical", problems, detail, outcomes)
+
+
 LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
     containers_healthy,
     security_content_applied,
@@ -552,6 +579,7 @@ LIVE_CHECKS: tuple[Callable[[LiveLab], CheckResult], ...] = (
     prometheus_targets_up,
     database_outage_answers_503,
     app_restarts_after_kill,
+    backup_and_restore_drill,
     restarts_keep_data,
     alert_fires_when_a_service_stops,
 )

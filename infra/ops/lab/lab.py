@@ -42,6 +42,8 @@ Progress = Callable[[str], None]
 @dataclass
 class UpResult:
     stack: str
+    document: dict[str, Any]
+    """The plan applied (secret values readable: in memory only)."""
     applied: applier.Applied
     image_seconds: float
     plan_seconds: float
@@ -180,6 +182,7 @@ def up(
     applied = lab_applier.up(plan.document)
     return UpResult(
         stack=stack,
+        document=plan.document,
         applied=applied,
         image_seconds=image_seconds,
         plan_seconds=plan_seconds,
