@@ -209,6 +209,12 @@ KEYCLOAK_VIOLATIONS = (
     ),
     Violation(
         "KC-02",
+        "parts-joined-without-space",
+        _realm(passwordPolicy="length(12)and notUsername and notEmail and passwordHistory(5)"),
+        _realm_finding("password policy lacks length(12), notUsername (is 'length(12)and notUsername and notEmail and passwordHistory(5)')"),
+    ),
+    Violation(
+        "KC-02",
         "no-not-email",
         _realm(passwordPolicy="length(12) and notUsername and passwordHistory(5)"),
         _realm_finding("password policy lacks notEmail (is 'length(12) and notUsername and passwordHistory(5)')"),
@@ -297,6 +303,14 @@ KEYCLOAK_VIOLATIONS = (
         _client_findings("puts every role of the user in its tokens (fullScopeAllowed is not false)"),
     ),
     Violation("KC-06", "no-pkce", _client(pkceCodeChallengeMethod=None), _client_findings("uses the code flow without PKCE S256")),
+    Violation(
+        "KC-06", "named-by-client-id", _client(pkceCodeChallengeMethod="plain", clientId="portal"),
+        (("psra-client", "client portal uses the code flow without PKCE S256"),),
+    ),
+    Violation(
+        "KC-05", "named-by-client-id", _client(accessType="PUBLIC", clientId="portal"),
+        (("psra-client", "client portal is public; server-side clients must be confidential"),),
+    ),
     Violation(
         "KC-06",
         "named-by-resource-without-client-id",
@@ -744,6 +758,10 @@ CONTAINER_VIOLATIONS = (
         (("psra-frontend-image", "image 'ghcr.io/sevensa/psra-frontend:latest' uses the 'latest' tag"),),
     ),
     Violation(
+        "CR-10", "built-image-latest", _add_resource("docker:index/image:Image", "built-app", {"imageName": "registry.example.test/app:latest"}),
+        (("built-app", "image 'registry.example.test/app:latest' uses the 'latest' tag"),),
+    ),
+    Violation(
         "CR-10", "container-names-latest", _direct_image("nginx:latest"),
         (("psra-frontend-container", "image 'nginx:latest' uses the 'latest' tag"),),
     ),
@@ -826,7 +844,11 @@ CONTAINER_ACCEPTED = (
         _edit("prometheus", user=None), _label("prometheus", "nl.sevensa.platform.image", "docker.io/prom/prometheus:v3.6.0")
     )),
     Accepted("CR-05", "uid-with-group", _edit("psra-frontend", user="1000:0")),
+    Accepted("CR-05", "non-root-image-under-library", _all(
+        _edit("prometheus", user=None), _label("prometheus", "nl.sevensa.platform.image", "library/prom/prometheus:v3.6.0")
+    )),
     Accepted("CR-06", "cpu-quota-only", _edit("psra-frontend", cpus=None, cpuQuota=50_000)),
+    Accepted("CR-06", "one-megabyte", _edit("psra-frontend", memory=1)),
     Accepted("CR-08", "one-retry", _edit("psra-frontend", restart="on-failure", maxRetryCount=1)),
     Accepted("CR-08", "five-retries", _edit("psra-frontend", restart="on-failure", maxRetryCount=5)),
     Accepted("CR-10", "tag-and-digest", _image("ghcr.io/sevensa/psra-frontend:2.0.0@sha256:" + "b" * 64)),
@@ -1095,8 +1117,8 @@ OPENBAO_VIOLATIONS = (
         (("admin-policy", "policy admin is not valid HCL: Unexpected token Token('$END', '') at line 1, column 11."),),
     ),
     Violation(
-        "BAO-12", "every-namespace", _operator_policy(_path("+/+/*", "list")),
-        (("admin-policy", "policy admin grants list on '+/+/*', i.e. everything"),),
+        "BAO-12", "every-namespace", _operator_policy(_path("+/+/*", "list", "read")),
+        (("admin-policy", "policy admin grants list, read on '+/+/*', i.e. everything"),),
     ),
 )
 
@@ -1123,6 +1145,7 @@ OPENBAO_ACCEPTED = (
     )),
     Accepted("BAO-04", "token-file-setting", _env("backup", "VAULT_TOKEN_FILE=/run/secrets/token")),
     Accepted("BAO-05", "exact-limits", _approle(secretIdTtl="2160h", tokenTtl="24h", tokenMaxTtl=86_400, tokenBoundCidrs=["10.0.0.1/32"])),
+    Accepted("BAO-05", "cidr-with-host-bits", _approle(secretIdBoundCidrs=["172.20.10.11/24"], tokenBoundCidrs=["fd00::1/64"])),
     Accepted("BAO-06", "exact-limits", _resource(_DB_ROLE, "psra-db-role", defaultTtl="1s", maxTtl="24h")),
     Accepted("BAO-06", "jwt-exact-https-uri", _resource(_JWT, "admin-oidc", allowedRedirectUris=["https://vault.example.test/cb"], tokenMaxTtl="24h")),
     Accepted("BAO-07", "seal-settings", _env("backup", "BAO_SEAL_TYPE=shamir", "UNSEAL_KEYS_FILE=/run/secrets/keys")),
@@ -1260,6 +1283,7 @@ SECRET_ACCEPTED = (
     )),
     Accepted("SEC-05", "references-only", _all(
         _edit("psra-frontend", command=["x", "PGPASSWORD_FILE=/x", "--password", "$P", "--token=@/run/t", "-a", "pw"]),
+        _edit("psra-db", command=["--password='/run/secrets/db'", '--token="{{token}}"', "--api-key={{key}}", "--db-password --verbose"]),
         _append_upload("psra-db", "/etc/redis.conf", "requirepass /run/secrets/redis\nmasterauth $MASTER\n"),
     )),
 )
@@ -1381,6 +1405,7 @@ BACKUP_VIOLATIONS = (
 
 BACKUP_ACCEPTED = (
     *(Accepted(rule, "platform-job", _platform_job()) for rule in ("BK-01", "BK-02", "BK-03", "BK-04")),
+    Accepted("BK-03", "job-check-schedule-as-mapping", _platform_job(lambda s: s["schedules"].update(check={"cron": "0 5 * * 0"}))),
     Accepted("BK-02", "off-site-as-long-as-local", _platform_job(lambda s: s["retention"]["postgres"].update(offsite_days=7))),
     Accepted("BK-02", "restic-copy", _all(_env("backup", "KEEP_DAILY=7", drop="RETENTION_DAYS"), _env("backup", drop="RESTIC_REPOSITORY"),
                                           _file("backup", CRONTAB, "restic check", "restic copy --repo2 rest:https://b.example.test && restic check"))),
