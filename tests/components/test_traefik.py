@@ -227,3 +227,19 @@ def test_every_router_limits_requests_in_flight_and_api_routers_limit_bodies(pro
 def test_request_limits_refuse_a_memory_threshold_above_the_body_limit() -> None:
     with pytest.raises(ValueError, match="memory_body_bytes 2048 must be within 1..max_body_bytes"):
         RequestLimits(max_body_bytes=1024, memory_body_bytes=2048)
+
+
+@pytest.mark.parametrize(("domain", "cookie_domains"), [("sevensa.nl", ['cookie_domains = [".sevensa.nl"]']), ("localhost", [])])
+def test_the_session_cookie_is_shared_across_hosts_only_under_a_registrable_domain(domain: str, cookie_domains: list[str]) -> None:
+    """A cookie `Domain=.localhost` has no registrable part: cookie jars refuse it (Python's
+    http.cookiejar: "no embedded dot"; browsers by the public-suffix rules), and the login through
+    oauth2-proxy would lose its CSRF cookie. A single-label domain gets host-only cookies."""
+    from templates import render
+
+    config = render(
+        "oauth2-proxy/oauth2-proxy.cfg.j2",
+        realm="sevensa", port=4180, metrics_port=44180, client_id="oauth2-proxy", client_secret="s", cookie_secret="c" * 32,
+        issuer_url=f"https://auth.{domain}/realms/sevensa", backchannel_url="http://keycloak:8080/realms/sevensa", domain=domain,
+    )
+    assert [line for line in config.splitlines() if line.startswith("cookie_domains")] == cookie_domains
+    assert f'whitelist_domains = [".{domain}"]' in config
