@@ -304,6 +304,10 @@ KEYCLOAK_VIOLATIONS = (
     ),
     Violation("KC-06", "no-pkce", _client(pkceCodeChallengeMethod=None), _client_findings("uses the code flow without PKCE S256")),
     Violation(
+        "KC-04", "named-by-client-id", _client(webOrigins=["*"], clientId="portal"),
+        (("psra-client", "client portal allows any web origin ('*')"),),
+    ),
+    Violation(
         "KC-06", "named-by-client-id", _client(pkceCodeChallengeMethod="plain", clientId="portal"),
         (("psra-client", "client portal uses the code flow without PKCE S256"),),
     ),
@@ -766,6 +770,10 @@ CONTAINER_VIOLATIONS = (
         (("psra-frontend-container", "image 'nginx:latest' uses the 'latest' tag"),),
     ),
     Violation(
+        "CR-10", "container-names-empty-image", _direct_image(""),
+        (("psra-frontend-container", "image '' is not a valid reference"),),
+    ),
+    Violation(
         "CR-11", "proxy-read-write",
         _edit("socket-proxy", mounts=[{"type": "bind", "source": "/var/run/docker.sock", "target": "/var/run/docker.sock"}]),
         (("socket-proxy-container", "socket proxy socket-proxy mounts /var/run/docker.sock read-write"),),
@@ -853,6 +861,14 @@ CONTAINER_ACCEPTED = (
     Accepted("CR-08", "five-retries", _edit("psra-frontend", restart="on-failure", maxRetryCount=5)),
     Accepted("CR-10", "tag-and-digest", _image("ghcr.io/sevensa/psra-frontend:2.0.0@sha256:" + "b" * 64)),
     Accepted("CR-10", "container-runs-image-id", _direct_image("sha256:" + "c" * 64)),
+    Accepted("CR-10", "image-id-is-never-read-as-a-reference", _direct_image("sha256:" + "c" * 200)),
+    Accepted("CR-10", "container-without-image-input", _direct_image(None)),
+    Accepted("CR-10", "container-image-named-by-its-remote-image", _edit("psra-frontend", image="ghcr.io/sevensa/psra-frontend:latest")),
+    Accepted("CR-10", "container-image-named-by-its-built-image", _all(
+        _direct_image("registry.example.test/app:latest"),
+        _add_resource("docker:index/image:Image", "built-app", {"imageName": "registry.example.test/app:1.0.0"}),
+        lambda d: container(d, "psra-frontend")["dependencies"].append(entry(d, "image:Image", "built-app")["urn"]),
+    )),
     Accepted("CR-10", "container-names-pinned-image", _direct_image("nginx:1.27.2")),
     Accepted("CR-11", "proxy-read-only-socket", _edit("socket-proxy", mounts=[_bind("/var/run/docker.sock", read_only=True)])),
     Accepted("CR-14", "proxy-may-mount-run", _edit("socket-proxy", mounts=[_bind("/run/containerd/containerd.sock", read_only=True)])),
@@ -1237,6 +1253,20 @@ SECRET_VIOLATIONS = (
         (("psra-db-container", "file /etc/api.token of psra-db looks secret but its content is not a Pulumi secret"),),
     ),
     Violation(
+        "SEC-04", "key-file-name", _append_upload("psra-db", "/etc/tls/private.key", "abc"),
+        (("psra-db-container", "file /etc/tls/private.key of psra-db looks secret but its content is not a Pulumi secret"),),
+    ),
+    Violation(
+        "SEC-04",
+        "values-trimmed-of-quotes-and-commas-only",
+        _append_upload("psra-db", "/etc/app.yml", 'api_key: XXXX,\nauth_token: "X"\ndb_password: X/abc\nsecret: "\'\'"\npassword: "",\n'),
+        (
+            ("psra-db-container", "file /etc/app.yml line 1 sets api_key in plaintext (psra-db)"),
+            ("psra-db-container", "file /etc/app.yml line 2 sets auth_token in plaintext (psra-db)"),
+            ("psra-db-container", "file /etc/app.yml line 3 sets db_password in plaintext (psra-db)"),
+        ),
+    ),
+    Violation(
         "SEC-04", "quoted-key", _append_upload("psra-db", "/etc/app.json", '{\n  "password": "abc"\n}\n'),
         (("psra-db-container", "file /etc/app.json line 2 sets password in plaintext (psra-db)"),),
     ),
@@ -1280,6 +1310,9 @@ SECRET_ACCEPTED = (
     Accepted("SEC-04", "sealed-secret-file-and-references", _all(
         _append_upload("psra-db", "/etc/api.token", envelope("abc")),
         _append_upload("psra-db", "/etc/app.yml", "password: /run/secrets/db\ntoken: $TOKEN\nsecret: '{{secret}}'\napi_key: ''\n"),
+    )),
+    Accepted("SEC-04", "benign-files-in-secret-directories", _all(
+        _append_upload("psra-db", "/run/secrets/app.conf", "listen: 8080\n"), _append_upload("psra-db", "app.yml", "listen: 8080\n")
     )),
     Accepted("SEC-05", "references-only", _all(
         _edit("psra-frontend", command=["x", "PGPASSWORD_FILE=/x", "--password", "$P", "--token=@/run/t", "-a", "pw"]),
