@@ -16,7 +16,7 @@ def test_total_of_nothing_is_an_exact_decimal_zero():
 
 def test_total_adds_exactly():
     assert total([D("0.10"), D("0.20")]) == D("0.30")
-    assert str(total(iter([D("1.25"), D("2"), D("0")]))) == "3.25"
+    assert str(total(iter([D("1.25"), D(2), D(0)]))) == "3.25"
 
 
 @pytest.mark.parametrize(

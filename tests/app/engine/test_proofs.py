@@ -4,11 +4,16 @@ sides (first and last day in force), and the exact messages an auditor reads."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from app.engine.proofs import LTSD_SOURCE, add_months, ltsd_window_problems, proof_problem
+from app.engine.proofs import (
+    LTSD_SOURCE,
+    add_months,
+    ltsd_window_problems,
+    proof_problem,
+)
 from app.engine.request import Proof
 
 D = date.fromisoformat
@@ -18,8 +23,21 @@ def _proof(**fields: Any) -> Proof:
     return Proof.model_validate(fields)
 
 
-def _problem(proof: Proof, covers: str, *, on: str = "2025-06-01", agreement: str = "EU-JP", months: int = 12) -> str | None:
-    return proof_problem(proof, agreement=agreement, covers=D(covers), assessment_date=D(on), statement_validity_months=months)
+def _problem(
+    proof: Proof,
+    covers: str,
+    *,
+    on: str = "2025-06-01",
+    agreement: str = "EU-JP",
+    months: int = 12,
+) -> str | None:
+    return proof_problem(
+        proof,
+        agreement=agreement,
+        covers=D(covers),
+        assessment_date=D(on),
+        statement_validity_months=months,
+    )
 
 
 class TestAddMonths:
@@ -52,10 +70,18 @@ class TestLtsdWindow:
     ISSUE = D("2024-06-15")
 
     def test_lawful_windows_have_no_problem(self):
-        assert ltsd_window_problems(self.ISSUE, D("2024-06-15"), D("2024-06-15")) == []  # one day
-        assert ltsd_window_problems(self.ISSUE, D("2024-06-15"), D("2026-06-15")) == []  # exactly 24 months
-        assert ltsd_window_problems(self.ISSUE, D("2023-06-15"), D("2024-06-14")) == []  # starts exactly 12 months before
-        assert ltsd_window_problems(self.ISSUE, D("2024-12-15"), D("2025-12-14")) == []  # starts exactly 6 months after
+        assert (
+            ltsd_window_problems(self.ISSUE, D("2024-06-15"), D("2024-06-15")) == []
+        )  # one day
+        assert (
+            ltsd_window_problems(self.ISSUE, D("2024-06-15"), D("2026-06-15")) == []
+        )  # exactly 24 months
+        assert (
+            ltsd_window_problems(self.ISSUE, D("2023-06-15"), D("2024-06-14")) == []
+        )  # starts exactly 12 months before
+        assert (
+            ltsd_window_problems(self.ISSUE, D("2024-12-15"), D("2025-12-14")) == []
+        )  # starts exactly 6 months after
 
     def test_period_ending_before_it_starts(self):
         assert ltsd_window_problems(self.ISSUE, D("2024-06-15"), D("2024-06-14")) == [
@@ -89,17 +115,33 @@ class TestLtsdWindow:
 
 
 class TestProofProblem:
-    LTSD = {"type": "ltsd", "issue_date": "2024-01-01", "valid_from": "2024-01-01", "valid_until": "2024-12-31"}
+    LTSD: ClassVar[dict[str, str]] = {
+        "type": "ltsd",
+        "issue_date": "2024-01-01",
+        "valid_from": "2024-01-01",
+        "valid_until": "2024-12-31",
+    }
 
     def test_ltsd_covers_its_first_and_last_day_only(self):
         proof = _proof(**self.LTSD)
         assert _problem(proof, "2024-01-01") is None
         assert _problem(proof, "2024-12-31") is None
-        assert _problem(proof, "2023-12-31") == "the LTSD covers consignments dispatched 2024-01-01 to 2024-12-31, not on 2023-12-31"
-        assert _problem(proof, "2025-01-01") == "the LTSD covers consignments dispatched 2024-01-01 to 2024-12-31, not on 2025-01-01"
+        assert (
+            _problem(proof, "2023-12-31")
+            == "the LTSD covers consignments dispatched 2024-01-01 to 2024-12-31, not on 2023-12-31"
+        )
+        assert (
+            _problem(proof, "2025-01-01")
+            == "the LTSD covers consignments dispatched 2024-01-01 to 2024-12-31, not on 2025-01-01"
+        )
 
     def test_invalid_ltsd_names_every_problem_and_the_legal_source(self):
-        proof = _proof(type="ltsd", issue_date="2024-01-01", valid_from="2024-07-02", valid_until="2024-07-01")
+        proof = _proof(
+            type="ltsd",
+            issue_date="2024-01-01",
+            valid_from="2024-07-02",
+            valid_until="2024-07-01",
+        )
         assert _problem(proof, "2024-07-01") == (
             "the LTSD is invalid: its period ends (2024-07-01) before it starts (2024-07-02); "
             f"it starts (2024-07-02) more than 6 months after its issue date (2024-01-01) ({LTSD_SOURCE})"
@@ -119,13 +161,25 @@ class TestProofProblem:
     def test_withdrawal_counts_from_its_own_day(self):
         proof = {**self.LTSD, "withdrawn_on": "2024-06-01"}
         assert _problem(_proof(**proof), "2024-05-01", on="2024-05-31") is None
-        assert _problem(_proof(**proof), "2024-05-01", on="2024-06-01") == "the supplier withdrew the declaration on 2024-06-01"
-        assert _problem(_proof(**proof), "2024-05-01", on="2024-06-02") == "the supplier withdrew the declaration on 2024-06-01"
+        assert (
+            _problem(_proof(**proof), "2024-05-01", on="2024-06-01")
+            == "the supplier withdrew the declaration on 2024-06-01"
+        )
+        assert (
+            _problem(_proof(**proof), "2024-05-01", on="2024-06-02")
+            == "the supplier withdrew the declaration on 2024-06-01"
+        )
 
     def test_named_agreements(self):
         assert _problem(_proof(**self.LTSD, agreements=["EU-JP"]), "2024-05-01") is None
-        assert _problem(_proof(**self.LTSD, agreements=["CETA", "EU-JP"]), "2024-05-01") is None
-        assert _problem(_proof(**self.LTSD, agreements=["CETA", "EU-KR"]), "2024-05-01") == "the declaration names CETA, EU-KR, not EU-JP"
+        assert (
+            _problem(_proof(**self.LTSD, agreements=["CETA", "EU-JP"]), "2024-05-01")
+            is None
+        )
+        assert (
+            _problem(_proof(**self.LTSD, agreements=["CETA", "EU-KR"]), "2024-05-01")
+            == "the declaration names CETA, EU-KR, not EU-JP"
+        )
 
     def test_statement_on_origin_valid_through_its_last_day(self):
         proof = _proof(type="statement_on_origin", issue_date="2024-01-31")
