@@ -594,6 +594,11 @@ NETWORK_VIOLATIONS = (
         (("traefik-container", "Traefik publishes 8081 besides 80/443"),),
     ),
     Violation(
+        "NW-01", "traefik-two-extra-ports",
+        _edit("traefik", ports=[{"internal": 9000.0, "ip": "127.0.0.1"}, {"internal": 8080.0, "external": 8081.0, "ip": "127.0.0.1"}]),
+        (("traefik-container", "Traefik publishes 8081, 9000 besides 80/443"),),
+    ),
+    Violation(
         "NW-02", "ipv6-any",
         _edit("traefik", ports=[{"internal": 443.0, "external": 443.0, "ip": "[::]"}, {"internal": 8080.0, "external": 8080.0, "ip": "::"}]),
         (("traefik-container", "container traefik publishes port 8080 on all interfaces; bind it to 127.0.0.1"),),
@@ -708,6 +713,7 @@ CONTAINER_VIOLATIONS = (
         "CR-04", "writable-as-text", _edit("psra-frontend", readOnly="false"),
         _frontend_finding("has a writable root filesystem and is not a documented exception"),
     ),
+    Violation("CR-05", "root-with-extra-fields", _edit("psra-frontend", user="0:1000:1000"), _frontend_finding("runs as root (user '0:1000:1000')")),
     Violation("CR-05", "root-by-name", _edit("psra-frontend", user="root"), _frontend_finding("runs as root (user 'root')")),
     Violation(
         "CR-05", "no-user-unknown-image", _edit("psra-frontend", user=None),
@@ -811,6 +817,15 @@ CONTAINER_VIOLATIONS = (
         ),
     ),
     Violation(
+        "CR-12", "after-a-volume", _edit("psra-frontend", mounts=[{"type": "volume", "source": "data", "target": "/data"}, _bind("/etc")]),
+        _frontend_finding("mounts the sensitive host path /etc read-write"),
+    ),
+    Violation("CR-12", "trailing-x", _edit("psra-frontend", mounts=[_bind("/usr/X")]), _frontend_finding("mounts the sensitive host path /usr/X read-write")),
+    Violation(
+        "CR-14", "after-a-volume", _edit("psra-frontend", mounts=[{"type": "volume", "source": "data", "target": "/data"}, _bind("/run/X")]),
+        _frontend_finding("mounts the host's /run/X (runtime sockets live there)"),
+    ),
+    Violation(
         "CR-12", "sensitive-path-itself", _edit("psra-frontend", mounts=[_bind("/etc/")]),
         _frontend_finding("mounts the sensitive host path /etc read-write"),
     ),
@@ -848,6 +863,7 @@ CONTAINER_ACCEPTED = (
     Accepted("CR-03", "with-spaces", _edit("psra-frontend", securityOpts=["no-new-privileges: true"])),
     Accepted("CR-04", "documented-writable-root", _edit("backup", readOnly=False)),
     Accepted("CR-05", "documented-root", _edit("socket-proxy", user="root:root")),
+    Accepted("CR-05", "documented-root-service-without-user", _edit("socket-proxy", user=None)),
     Accepted("CR-05", "non-root-image-from-docker-hub", _all(
         _edit("prometheus", user=None), _label("prometheus", "nl.sevensa.platform.image", "docker.io/prom/prometheus:v3.6.0")
     )),
@@ -1113,6 +1129,15 @@ OPENBAO_VIOLATIONS = (
         "BAO-11", "globs-over-tenants",
         _grant(f"{_path('*', 'read')}\n{_path('ps*/kv/data/x', 'read')}\n{_path('+/kv/data/x', 'read')}\n", ("rentguy",)),
         _tenant(f"'*', {_EVERY_TENANT}", f"'ps*/kv/data/x', {_EVERY_TENANT}", f"'+/kv/data/x', {_EVERY_TENANT}"),
+    ),
+    Violation(
+        "BAO-11", "tenant-from-a-nested-namespace-path",
+        _all(_grant(_path("rentguyX/kv/data/x", "read")), _add_resource("vault:index/namespace:Namespace", "ns-nested", {"path": "/rentguyX/apps/x/"})),
+        _tenant("tenant rentguyX's path 'rentguyX/kv/data/x'"),
+    ),
+    Violation(
+        "BAO-11", "glob-of-a-longer-name", _grant(_path("psraX*/kv/data/x", "read")),
+        _tenant(f"'psraX*/kv/data/x', {_EVERY_TENANT}"),
     ),
     Violation(
         "BAO-11", "another-tenant-by-namespace",
