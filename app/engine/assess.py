@@ -164,9 +164,9 @@ def _assess_product(
 ) -> AssessmentReport:
     agreement = context.agreement
     prefix = field_path(loc)
-    results = tuple(_material_result(context, material, loc, index, f"{prefix}[{index}]") for index, material in enumerate(materials))
+    results = tuple([_material_result(context, material, loc, index, f"{prefix}[{index}]") for index, material in enumerate(materials)])
     tolerance = _tolerance(agreement, product)
-    non_originating = tuple(r for r in results if not r.originating)
+    non_originating = tuple([r for r in results if not r.originating])
     non_originating_value = total(m.value for m in non_originating) if non_originating else ZERO
     # fields: hs_code, ex_works_price, fob_price, operations, non_originating, non_originating_value,
     # tolerance_percent, tolerance_limit, tolerance_refusal

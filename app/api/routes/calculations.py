@@ -93,7 +93,7 @@ async def _create(services: Services, body: AssessmentRequest, user_id: uuid.UUI
         request, declaration_ids = await run_in_threadpool(_resolve_declarations, services, body, references, user_id, is_admin)
     else:
         request, declaration_ids = body, {}
-    digest = canonical_hash(request.model_dump(mode="json"))
+    digest = canonical_hash(request)
     report, result_json, cached = await _report(services, request, digest)
     stored = StoredCalculation(certificate_id, created_at, user_id, request, report, result_json, digest)
     await services.inserts.insert_async(stored.rows(services.rulebook, declaration_ids))
