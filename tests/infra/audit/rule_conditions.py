@@ -158,6 +158,20 @@ def _events(**changes: Any) -> Edit:
     return _resource("realmEvents:RealmEvents", "realm-events", **changes)
 
 
+def _orphan_events(document: Document) -> None:
+    """The realm's events name no realm the export declares: tied to the realm only if it is the only one."""
+    events = entry(document, "realmEvents:RealmEvents", "realm-events")
+    events["dependencies"] = []
+    events["inputs"]["realmId"] = "realm-id-unknown"
+
+
+def _remove(type_suffix: str, name: str) -> Edit:
+    def apply(document: Document) -> None:
+        document["deployment"]["resources"].remove(entry(document, type_suffix, name))
+
+    return apply
+
+
 def _local_domain(document: Document) -> None:
     """The stack declares a local domain (`*.localhost`): localhost redirect URIs are allowed."""
     stack = next(r for r in document["deployment"]["resources"] if r["type"] == "pulumi:pulumi:Stack")
@@ -255,6 +269,10 @@ KEYCLOAK_VIOLATIONS = (
     Violation("KC-12", "login-events-off", _events(eventsEnabled=False), _realm_finding(_NO_EVENTS)),
     Violation("KC-12", "no-expiry", _events(eventsExpiration=None), _realm_finding(_NO_EVENTS)),
     Violation("KC-12", "zero-expiry", _events(eventsExpiration=0.0), _realm_finding(_NO_EVENTS)),
+    Violation(
+        "KC-12", "orphan-events-with-two-realms", _all(_other_realm(), _orphan_events),
+        _realm_finding(_NO_EVENTS),
+    ),
     Violation("KC-12", "other-realm-without-events", _other_realm(events=False), (("other-realm", f"realm other {_NO_EVENTS}"),)),
     Violation(
         "KC-04",
@@ -342,6 +360,24 @@ KEYCLOAK_VIOLATIONS = (
     ),
     Violation(
         "KC-08",
+        "two-hosts-whole-keycloak",
+        _label("keycloak", _RULE, f"Host(`auth.{DOMAIN}`) || Host(`login.{DOMAIN}`)"),
+        _keycloak_findings(f"router keycloak exposes all of Keycloak (admin console, master realm) on auth.{DOMAIN}, login.{DOMAIN}"),
+    ),
+    Violation(
+        "KC-08",
+        "seed-realm-path-when-another-realm-is-declared",
+        _realm(realm="psra"),
+        _keycloak_findings("router keycloak exposes Keycloak path /realms/sevensa"),
+    ),
+    Violation(
+        "KC-08",
+        "realm-path-with-trailing-x",
+        _label("keycloak", _RULE, f"Host(`auth.{DOMAIN}`) && PathPrefix(`/realms/sevensaX`)"),
+        _keycloak_findings("router keycloak exposes Keycloak path /realms/sevensaX"),
+    ),
+    Violation(
+        "KC-08",
         "another-realms-path",
         _label("keycloak", _RULE, f"Host(`auth.{DOMAIN}`) && PathPrefix(`/realms/sevensa-admin`)"),
         _keycloak_findings("router keycloak exposes Keycloak path /realms/sevensa-admin"),
@@ -386,6 +422,8 @@ KEYCLOAK_ACCEPTED = (
     Accepted("KC-11", "otp-step-conditional", _all(_NO_TOTP, _otp_step("CONDITIONAL"))),
     Accepted("KC-11", "second-realm-with-its-own-otp", _other_realm()),
     Accepted("KC-12", "second-realm-with-its-own-events", _other_realm()),
+    Accepted("KC-12", "events-of-the-only-realm", _orphan_events),
+    Accepted("KC-08", "seed-realm-when-none-is-declared", _remove(REALM, "realm")),
     Accepted("KC-12", "one-second-expiry", _events(eventsExpiration=1.0, eventsEnabled="true")),
     Accepted("KC-04", "localhost-in-a-local-stack", _all(_local_domain, _client(validRedirectUris=["http://localhost:3000/cb", "https://[::1]/cb"]))),
     Accepted("KC-04", "exact-web-origin", _client(webOrigins=[f"https://psra.{DOMAIN}", "+"])),
@@ -557,6 +595,7 @@ TRAEFIK_ACCEPTED = (
     ]))),
     Accepted("TLS-03", "hsts-exactly-one-year", _dynamic("stsSeconds: 63072000", "stsSeconds: 31536000")),
     Accepted("TLS-04", "tls-implied-by-resolver", _frontend("tls", "false")),
+    Accepted("TLS-04", "entrypoint-declared-elsewhere", _frontend("entrypoints", "websecure,internal")),
     Accepted("TLS-04", "acme-storage-under-volume-with-trailing-slash", _edit("traefik", mounts=[
         {"type": "volume", "source": "traefik-certificates", "target": "/letsencrypt/"}
     ])),
@@ -597,6 +636,10 @@ NETWORK_VIOLATIONS = (
         "NW-01", "traefik-two-extra-ports",
         _edit("traefik", ports=[{"internal": 9000.0, "ip": "127.0.0.1"}, {"internal": 8080.0, "external": 8081.0, "ip": "127.0.0.1"}]),
         (("traefik-container", "Traefik publishes 8081, 9000 besides 80/443"),),
+    ),
+    Violation(
+        "NW-01", "port-without-numbers", _edit("psra-frontend", ports=[{"ip": "127.0.0.1"}]),
+        (("psra-frontend-container", "container psra-frontend publishes host port(s) 0; only Traefik may publish"),),
     ),
     Violation(
         "NW-02", "ipv6-any",
@@ -1072,6 +1115,10 @@ OPENBAO_VIOLATIONS = (
             ("psra-db-role", "role psra-db-role: maxTtl is unset (want ≤ 24h)"),
         ),
     ),
+    Violation(
+        "BAO-06", "database-role-named-by-name", _resource(_DB_ROLE, "psra-db-role", defaultTtl="25h"),
+        (("psra-db-role", "role psra-app: defaultTtl is 90000s (want ≤ 24h)"),),
+    ),
     Violation("BAO-07", "recovery-keys-env", _env("backup", "RECOVERY_KEYS=x", "BAO_UNSEAL_KEY_FILE=/x"), (("backup-container", "found in env RECOVERY_KEYS"),)),
     Violation(
         "BAO-07", "unseal-keys-file", _append_upload("backup", "/etc/bao/unseal-keys.json", "{}"),
@@ -1116,6 +1163,7 @@ OPENBAO_VIOLATIONS = (
     ),
     Violation("BAO-10", "soft-core-limit", _edit("openbao", ulimits=[{"name": "core", "soft": 1, "hard": 0}]),
               _bao("may write core dumps (set ulimits core soft=0 hard=0)")),
+    Violation("BAO-10", "root-with-extra-fields", _edit("openbao", user="0:100:100"), _bao("runs as root")),
     Violation("BAO-10", "no-user", _edit("openbao", user=None), _bao("runs as root")),
     Violation(
         "BAO-10", "mlock-disabled", _all(_hcl_prefix("disable_mlock = true"), _edit("openbao", memorySwap=512)),
@@ -1341,6 +1389,7 @@ SECRET_ACCEPTED = (
     )),
     Accepted("SEC-05", "references-only", _all(
         _edit("psra-frontend", command=["x", "PGPASSWORD_FILE=/x", "--password", "$P", "--token=@/run/t", "-a", "pw"]),
+        _edit("keycloak", healthcheck=None, command=["sh", "-c", "PGPASSWORD_FILE=pgpass.txt psql"]),
         _edit("psra-db", command=["--password='/run/secrets/db'", '--token="{{token}}"', "--api-key={{key}}", "--db-password --verbose"]),
         _append_upload("psra-db", "/etc/redis.conf", "requirepass /run/secrets/redis\nmasterauth $MASTER\n"),
     )),
@@ -1428,6 +1477,10 @@ BACKUP_VIOLATIONS = (
     Violation(
         "BK-02", "off-site-shorter-than-local", _platform_job(lambda s: s["retention"]["postgres"].update(offsite_days=6)),
         _backup("keeps postgres 6 days off-site but 7 days locally (the off-site copy must outlive the local one)"),
+    ),
+    Violation(
+        "BK-02", "negative-off-site-days-without-local-days", _platform_job(lambda s: s["retention"].update(volumes={"offsite_days": -1})),
+        _backup("keeps volumes -1 days off-site but 0 days locally (the off-site copy must outlive the local one)"),
     ),
     Violation("BK-02", "job-without-offsite-key", _platform_job(lambda s: s["openbao"].update(offsite_key=None)), _backup(_NOTHING_OFF_SITE)),
     Violation(
