@@ -513,6 +513,22 @@ TRAEFIK_VIOLATIONS = (
         ),
     ),
     Violation(
+        "TLS-04", "two-plain-entrypoints",
+        _all(_static('  websecure:\n', '  http:\n    address: ":80"\n  websecure:\n'), _frontend("entrypoints", "web,http")),
+        (("psra-frontend-container", "router psra-frontend listens on plain-HTTP entrypoint(s) web, http"),),
+    ),
+    Violation(
+        "TLS-04", "two-declared-resolvers",
+        _all(_static("certificatesResolvers:\n", "certificatesResolvers:\n  zerossl:\n    acme: {email: ops@example.test, storage: /letsencrypt/z.json}\n"),
+             _frontend("tls.certresolver", "other")),
+        (("psra-frontend-container", "router psra-frontend uses no declared certificate resolver (letsencrypt, zerossl)"),),
+    ),
+    Violation(
+        "TLS-04", "acme-volume-one-level-deeper",
+        _edit("traefik", mounts=[{"type": "volume", "source": "traefik-certificates", "target": "/letsencrypt/X"}]),
+        _traefik_findings("ACME storage /letsencrypt/acme.json (letsencrypt) is not on a named volume: certificates are lost on recreate"),
+    ),
+    Violation(
         "TLS-04", "undeclared-resolver", _frontend("tls.certresolver", "other"),
         (("psra-frontend-container", "router psra-frontend uses no declared certificate resolver (letsencrypt)"),),
     ),
@@ -553,6 +569,13 @@ TRAEFIK_VIOLATIONS = (
         ),
     ),
     Violation(
+        "TR-04", "average-not-a-number", _dynamic("average: 50", "average: fast"),
+        (
+            ("keycloak-container", "public router keycloak has no rate limit (average > 0 and burst > 0)"),
+            ("oauth2-proxy-container", "public router oauth2-proxy has no rate limit (average > 0 and burst > 0)"),
+        ),
+    ),
+    Violation(
         "TR-04", "zero-burst", _dynamic("burst: 100", "burst: 0"),
         (
             ("keycloak-container", "public router keycloak has no rate limit (average > 0 and burst > 0)"),
@@ -587,6 +610,7 @@ TRAEFIK_VIOLATIONS = (
 )
 
 TRAEFIK_ACCEPTED = (
+    *(Accepted(rule, "no-traefik", _remove("container:Container", "traefik-container")) for rule in ("TLS-01", "TLS-02", "TR-01", "TR-02")),
     Accepted("TLS-01", "tls-1-3-any-case", _dynamic("VersionTLS12", "versiontls13")),
     Accepted("TLS-02", "redirect-by-flags", _all(_static(_REDIRECT, "{}"), _edit("traefik", command=[
         "--configFile=/etc/traefik/traefik.yml",
@@ -1021,20 +1045,20 @@ OPENBAO_VIOLATIONS = (
         "BAO-03",
         "every-condition",
         _app_policy(
-            _path("sys/mounts", "read", "sudo"),
-            _path("psra/transit/encrypt/k", "update", "read"),
+            _path("sys/mounts", "read", "sudo", "root"),
+            _path("psra/transit/encrypt/k", "update", "read", "create"),
             _path("psra/other/x", "read"),
-            _path("psra/database/creds/app", "read", "update"),
+            _path("psra/database/creds/app", "read", "update", "delete"),
             _path("auth/token/create", "update"),
             _path("psra/kv/data/+/x", "read", "root"),
         ),
         _policy_findings(
             "reaches 'sys/mounts' (sys/ or auth/)",
-            "grants sudo on 'sys/mounts'",
+            "grants root, sudo on 'sys/mounts'",
             "grants 'sys/mounts', which is not a KV v2 data path, a transit key or database credentials",
-            "grants read on transit path 'psra/transit/encrypt/k' (only update is needed)",
+            "grants create, read on transit path 'psra/transit/encrypt/k' (only update is needed)",
             "grants 'psra/other/x', which is not a KV v2 data path, a transit key or database credentials",
-            "grants update on 'psra/database/creds/app' (applications only read)",
+            "grants delete, update on 'psra/database/creds/app' (applications only read)",
             "reaches 'auth/token/create' (sys/ or auth/)",
             "grants 'auth/token/create', which is not a KV v2 data path, a transit key or database credentials",
             "grants a glob path 'psra/kv/data/+/x'",
@@ -1244,6 +1268,7 @@ OPENBAO_ACCEPTED = (
         _hcl_prefix("raw_storage_endpoint = false"),
         _edit("openbao", command=["server", "-config=/openbao/config", "-devx"]),
     )),
+    Accepted("BAO-10", "ipc-lock-with-swap", _edit("openbao", memorySwap=512)),
     Accepted("BAO-10", "swap-equal-memory-without-ipc-lock", _edit("openbao", capabilities={"drops": ["ALL"]}, memorySwap=256)),
     Accepted("BAO-10", "core-limit-among-others", _edit("openbao", ulimits=[{"name": "nofile", "soft": 1024, "hard": 1024}, {"name": "core", "soft": 0, "hard": 0}])),
     Accepted("BAO-11", "own-tenant-glob", _grant(_path("psra*/kv/data/x", "read"), ("rentguy",))),
