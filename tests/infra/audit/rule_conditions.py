@@ -1545,6 +1545,17 @@ BACKUP_ACCEPTED = (
     Accepted("BK-02", "off-site-as-long-as-local", _platform_job(lambda s: s["retention"]["postgres"].update(offsite_days=7))),
     Accepted("BK-02", "restic-copy", _all(_env("backup", "KEEP_DAILY=7", drop="RETENTION_DAYS"), _env("backup", drop="RESTIC_REPOSITORY"),
                                           _file("backup", CRONTAB, "restic check", "restic copy --repo2 rest:https://b.example.test && restic check"))),
+    Accepted("BK-01", "job-after-other-files", _all(
+        _platform_job(), lambda d: container(d, "backup")["inputs"]["uploads"].insert(0, {"file": "/etc/backup/README.txt", "content": "restic"})
+    )),
+    Accepted("BK-04", "openbao-reached-by-its-volume", _edit(
+        "backup",
+        networksAdvanced=[{"name": "psra-db-net"}, {"name": "egress-net"}],
+        mounts=[
+            {"type": "volume", "source": "traefik-certificates", "target": "/backup/traefik-certificates", "readOnly": True},
+            {"type": "volume", "source": "openbao-data", "target": "/backup/openbao", "readOnly": True},
+        ],
+    )),
     Accepted("BK-04", "certificates-by-mount-only", _file("backup", CRONTAB, " --volume traefik-certificates", "")),
     Accepted("BK-04", "openbao-by-its-volume", _file("backup", CRONTAB, "--snapshot openbao", "--snapshot openbao-data")),
 )
