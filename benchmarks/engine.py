@@ -11,7 +11,11 @@ part's sub-materials too and switches the engine's memory of assessed parts off,
 assessed afresh; "recurring part" keeps the in-house part (a sub-assembly used in many products), which
 the engine then remembers, and changes the rest.
 
-    .venv/bin/python benchmarks/engine.py [--seconds 3]
+On a machine shared with other work a measurement is only slowed down, never sped up, so each step runs
+in rounds and the fastest round is reported (the least disturbed one); the last line compares the engine
+on distinct bills with the target of 10,000 calculations per second per core.
+
+    .venv/bin/python benchmarks/engine.py [--seconds 3] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -85,29 +89,37 @@ def _decimals(value: Any) -> Any:
 VARIANTS = 500
 
 
-def rate(step: Callable[[int], object], seconds: float) -> tuple[float, float]:
-    """(calls per CPU second, microseconds per call) of `step(variant)`, on this process's CPU time."""
+TARGET_PER_SECOND = 10_000
+
+
+def rate(step: Callable[[int], object], seconds: float, rounds: int = 1) -> tuple[float, float]:
+    """(calls per CPU second, microseconds per call) of `step(variant)`, on this process's CPU time: the
+    fastest of `rounds` rounds of `seconds` / `rounds` each."""
     for variant in range(VARIANTS):
         step(variant)
-    calls = 0
-    start = time.process_time()
-    while time.process_time() - start < seconds:
-        for variant in range(VARIANTS):
-            step(variant)
-        calls += VARIANTS
-    spent = time.process_time() - start
-    return calls / spent, spent / calls * 1e6
+    best = float("inf")
+    for _ in range(rounds):
+        calls = 0
+        start = time.process_time()
+        while time.process_time() - start < seconds / rounds:
+            for variant in range(VARIANTS):
+                step(variant)
+            calls += VARIANTS
+        best = min(best, (time.process_time() - start) / calls)
+    return 1 / best, best * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="CPU seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per measurement; the fastest is reported")
     args = parser.parse_args()
     rulebook = default_rulebook()
     report = assess(AssessmentRequest.model_validate(_decimals(twenty_material_case())), rulebook)
     print(f"case: 20 materials (one in-house part with 4 sub-materials), rule {report.rule.text!r}, originating={report.originating}")
     print(f"{'bills':<16} {'step':<36} {'calcs/s per core':>17} {'µs per calc':>12}")
     remembered = assess_module.PARTS_REMEMBERED
+    engine_alone = 0.0
     for bills, part_changes in (("distinct bills", True), ("recurring part", False)):
         assess_module.PARTS_REMEMBERED = 0 if part_changes else remembered
         bodies = [_decimals(twenty_material_case(v, v if part_changes else 0)) for v in range(VARIANTS)]
@@ -118,8 +130,12 @@ def main() -> None:
             "validation + engine + report JSON": lambda v: assess(AssessmentRequest.model_validate(bodies[v]), rulebook).model_dump_json(),
         }
         for name, step in steps.items():
-            per_second, micros = rate(step, args.seconds)
+            per_second, micros = rate(step, args.seconds, max(1, args.rounds))
             print(f"{bills:<16} {name:<36} {per_second:>17,.0f} {micros:>12,.1f}")
+            if part_changes and name == "engine (assess)":
+                engine_alone = per_second
+    verdict = "met" if engine_alone >= TARGET_PER_SECOND else "NOT met"
+    print(f"target {TARGET_PER_SECOND:,} calculations/s per core (engine, distinct bills): {verdict} ({engine_alone / TARGET_PER_SECOND:.2f}x)")
 
 
 if __name__ == "__main__":
