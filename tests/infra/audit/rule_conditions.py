@@ -1040,6 +1040,11 @@ OPENBAO_VIOLATIONS = (
         "BAO-02", "router-without-forward-auth", _label("openbao", "traefik.http.routers.openbao.middlewares", "rate-limit@file"),
         (("openbao-container", "router openbao serves OpenBao without forward-auth"),),
     ),
+    Violation(
+        "BAO-02", "tcp-after-a-unix-listener",
+        _hcl('listener "unix" {\n  address = "/run/bao.sock"\n}\nlistener "tcp" {\n  tls_min_version = "tls10"\n}\n'),
+        _bao("accepts tls10 (want tls12 or newer)"),
+    ),
     Violation("BAO-02", "hcl-does-not-parse", _hcl('listener "tcp" {'), (("openbao-container", "OpenBao openbao: the server HCL does not parse"),)),
     Violation(
         "BAO-03",
@@ -1469,6 +1474,15 @@ def _platform_job(change: Callable[[dict[str, Any]], None] = lambda settings: No
     return apply
 
 
+def _before_job(*uploads: dict[str, Any]) -> Edit:
+    """Other files uploaded before the job's JSON configuration."""
+
+    def apply(document: Document) -> None:
+        container(document, "backup")["inputs"]["uploads"][:0] = list(uploads)
+
+    return apply
+
+
 _NO_PASSWORD = "is given no repository password from OpenBao (AppRole login files) or from a Pulumi secret file (e.g. RESTIC_PASSWORD_FILE)"
 _NOTHING_OFF_SITE = "copies nothing off-site (platform:backup offsite: true and an offsite_days retention)"
 _NO_BACKUP = "no backup container (the platform has data stores) is declared"
@@ -1545,9 +1559,12 @@ BACKUP_ACCEPTED = (
     Accepted("BK-02", "off-site-as-long-as-local", _platform_job(lambda s: s["retention"]["postgres"].update(offsite_days=7))),
     Accepted("BK-02", "restic-copy", _all(_env("backup", "KEEP_DAILY=7", drop="RETENTION_DAYS"), _env("backup", drop="RESTIC_REPOSITORY"),
                                           _file("backup", CRONTAB, "restic check", "restic copy --repo2 rest:https://b.example.test && restic check"))),
-    Accepted("BK-01", "job-after-other-files", _all(
-        _platform_job(), lambda d: container(d, "backup")["inputs"]["uploads"].insert(0, {"file": "/etc/backup/README.txt", "content": "restic"})
-    )),
+    Accepted("BK-01", "job-after-other-files", _all(_platform_job(), _before_job(
+        {"file": "/etc/backup/README.txt", "content": "restic"},
+        {"file": "/etc/backup/old.json", "content": "{not json"},
+        {"file": "/etc/backup/retention.json", "content": '{"retention": {}}'},
+        {"file": "/etc/backup/list.json", "content": '["openbao", "retention"]'},
+    ))),
     Accepted("BK-04", "openbao-reached-by-its-volume", _edit(
         "backup",
         networksAdvanced=[{"name": "psra-db-net"}, {"name": "egress-net"}],

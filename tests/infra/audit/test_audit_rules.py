@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from infra.audit import RULES, RULES_BY_ID, audit
+from infra.audit import RULES, RULES_BY_ID, audit, monitoring, openbao
 from infra.audit.model import Finding
 from infra.audit.resources import Resources
 from infra.plan.document import parse_export
-from tests.infra.audit.crafted import compliant_document
+from tests.infra.audit.crafted import compliant_document, container
 from tests.infra.audit.rule_cases import CASES
 from tests.infra.audit.rule_conditions import ACCEPTED, VIOLATIONS, Accepted, Violation
 
@@ -77,11 +77,40 @@ def test_each_boundary_is_accepted(accepted: Accepted) -> None:
     assert [f.message for f in rule_findings(document, accepted.rule)] == []
 
 
+def test_the_material_selector_names_keys_files_and_properties_never_file_settings() -> None:
+    """BAO-07's subjects (built once, at import): env keys but *_FILE ones, file names (not their folders),
+    property keys by their last segment, in inputs and outputs alike."""
+    document = compliant_document()
+    backup = container(document, "backup")
+    backup["inputs"]["envs"] += ["BAO_UNSEAL_KEY_FILE=/run/secrets/keys", "RECOVERY_KEYS=x"]
+    backup["inputs"]["uploads"] += [
+        {"file": "/etc/unseal/config.json", "content": "{}"},
+        {"file": "/run/secrets/unseal-keys.json", "content": "{}"},
+        {"file": "notes.txt", "content": "x"},
+    ]
+    realm = next(r for r in document["deployment"]["resources"] if r["type"].endswith("realm:Realm"))
+    realm["inputs"]["unseal"] = {"enabled": True}
+    realm["outputs"]["unsealKeys"] = ["x"]
+    found = openbao._material(openbao.UNSEAL_MATERIAL)(Resources(parse_export(document)))
+    assert sorted((location.urn.rsplit("::", 1)[-1], location.where) for location in found) == [
+        ("backup-container", "env RECOVERY_KEYS"),
+        ("backup-container", "file /run/secrets/unseal-keys.json"),
+        ("realm", "property unseal"),
+        ("realm", "property unsealKeys"),
+    ]
+
+
+def test_a_required_alert_check_names_each_missing_alert() -> None:
+    """MON-*'s checks (built once, at import): one message per wanted alert no declared alert matches."""
+    resources = Resources(parse_export(compliant_document()))
+    prometheus = resources.with_role("prometheus")[0]
+    check = monitoring._requires(("named Watchdog", lambda a: a.get("alert") == "Watchdog"), ("named Nothing", lambda a: False), ("x", bool))
+    assert list(check(prometheus, resources)) == ["Prometheus prometheus has no alert named Nothing"]
+
+
 def test_unknown_values_are_not_violations() -> None:
     """A value unknown at preview (fact 4) is skipped, not reported."""
     document = compliant_document()
-    from tests.infra.audit.crafted import container
-
     container(document, "psra-frontend")["inputs"]["privileged"] = "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7"
     container(document, "psra-frontend")["inputs"]["memory"] = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"
     assert [f.rule for f in findings(document) if "psra-frontend" in f.urn] == []
