@@ -1024,6 +1024,11 @@ OPENBAO_VIOLATIONS = (
         _bao("writes its audit log to /openbao/audit-old/audit.log, which is not on a named volume"),
     ),
     Violation(
+        "BAO-01", "audit-volume-with-trailing-x",
+        _edit("openbao", mounts=[{"type": "volume", "source": "openbao-audit", "target": "/openbao/auditX"}]),
+        _bao("writes its audit log to /openbao/audit/audit.log, which is not on a named volume"),
+    ),
+    Violation(
         "BAO-01", "api-audit-resource", _add_resource("vault:index/audit:Audit", "api-audit", {"type": "file"}),
         (("api-audit", "a vault.Audit resource is declared; OpenBao ≥ 2.4 refuses API-created audit devices (declare it in the server HCL)"),),
     ),
@@ -1312,6 +1317,10 @@ SECRET_VIOLATIONS = (
             ("psra-db-container", "plaintext secret in inputs.envs[4] (DSN)"),
             ("realm", "credentials embedded in a URL at inputs.attributes.mirrors[0]"),
         ),
+    ),
+    Violation(
+        "SEC-01", "after-a-sealed-entry-with-an-equals-sign-in-the-value", _env("psra-db", envelope("x"), "SESSION_SECRET=c2VjcmV0=="),
+        (("psra-db-container", "plaintext secret in inputs.envs[3] (SESSION_SECRET)"),),
     ),
     Violation(
         "SEC-01", "secret-key-in-env", _env("psra-db", "SIGNING_KEY=abc"),
@@ -1623,6 +1632,7 @@ MONITORING_VIOLATIONS = (
 )
 
 MONITORING_ACCEPTED = (
+    Accepted("MON-01", "yaml-list-file-ignored", _append_upload("prometheus", "/etc/prometheus/rules/extra.yml", "- up == 0\n- health\n")),
     Accepted("MON-01", "down-with-selector", _alerts("expr: up == 0", 'expr: up{job=~"platform.*"} == 0')),
     Accepted("MON-02", "cert-expiry-by-name", _alerts("probe_ssl_earliest_cert_expiry - time()", "ssl_certificate_expiry_seconds")),
     Accepted("MON-03", "backup-age-any-case", _alerts("sevensa_backup_last_success_timestamp_seconds", "Restic_Backup_Last_Run")),

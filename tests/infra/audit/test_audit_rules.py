@@ -79,7 +79,7 @@ def test_each_boundary_is_accepted(accepted: Accepted) -> None:
 
 def test_the_material_selector_names_keys_files_and_properties_never_file_settings() -> None:
     """BAO-07's subjects (built once, at import): env keys but *_FILE ones, file names (not their folders),
-    property keys by their last segment, in inputs and outputs alike."""
+    property keys by their last segment and named by their whole path, in inputs and outputs alike."""
     document = compliant_document()
     backup = container(document, "backup")
     backup["inputs"]["envs"] += ["BAO_UNSEAL_KEY_FILE=/run/secrets/keys", "RECOVERY_KEYS=x"]
@@ -90,13 +90,14 @@ def test_the_material_selector_names_keys_files_and_properties_never_file_settin
     ]
     realm = next(r for r in document["deployment"]["resources"] if r["type"].endswith("realm:Realm"))
     realm["inputs"]["unseal"] = {"enabled": True}
-    realm["outputs"]["unsealKeys"] = ["x"]
+    realm["outputs"]["seal"] = {"unsealKeys": ["x"], "shares": [{"keySharesB64": "x"}]}
     found = openbao._material(openbao.UNSEAL_MATERIAL)(Resources(parse_export(document)))
     assert sorted((location.urn.rsplit("::", 1)[-1], location.where) for location in found) == [
         ("backup-container", "env RECOVERY_KEYS"),
         ("backup-container", "file /run/secrets/unseal-keys.json"),
+        ("realm", "property seal.shares.0.keySharesB64"),
+        ("realm", "property seal.unsealKeys"),
         ("realm", "property unseal"),
-        ("realm", "property unsealKeys"),
     ]
 
 
