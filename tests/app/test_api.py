@@ -26,6 +26,11 @@ pytestmark = pytest.mark.servers
 MOTOR = request("EU-JP", "850110", "100.00", [material("850300", "CN", "50.00"), material("720917", "CN", "10.00")], fob="120.00")
 
 
+def _sample(name: str, **labels: str) -> float:
+    """A counter's value now, 0 when no request has created its labels yet."""
+    return metrics_registry().get_sample_value(name, labels) or 0.0
+
+
 def _rows(postgres_server, sql: str, *params):  # type: ignore[no-untyped-def]
     with postgres_server.connect("psra_app") as conn:
         return conn.execute(sql, params).fetchall()
@@ -104,8 +109,9 @@ class TestCalculations:
         second = api.post("/v1/origin/calculations", json=body, headers=psra_realm.headers("bob")).json()
         assert first["id"] != second["id"] and first["result"] == second["result"]
         assert set(redis_server.client().keys("calculation:*")) == keys
-        metrics = generate_latest(metrics_registry()).decode()
-        assert 'psra_cache_requests_total{family="calculation",result="hit"}' in metrics
+        hits = _sample("psra_cache_requests_total", family="calculation", result="hit")
+        api.post("/v1/origin/calculations", json=body, headers=psra_realm.headers("bob"))
+        assert _sample("psra_cache_requests_total", family="calculation", result="hit") == hits + 1
 
     def test_json_numbers_stay_exact(self, api, psra_realm):
         text = (
@@ -429,8 +435,22 @@ class TestRulesAndReference:
 
 class TestOperations:
     def test_health_and_metrics(self, api, psra_realm):
+        # counted from the values before: the counters may exist already from earlier tests of the session
+        created = {"method": "POST", "route": "/v1/origin/calculations", "status": "201"}
+        health = {"method": "GET", "route": "/healthz", "status": "200"}
+        before = (
+            _sample("psra_http_requests_total", **created),
+            _sample("psra_http_requests_total", **health),
+            _sample("psra_origin_calculations_total", agreement="EU-JP", originating="false"),
+        )
         assert api.get("/healthz").json() == {"status": "ok"}
-        api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice"))
-        metrics = generate_latest(metrics_registry()).decode()
-        assert 'psra_http_requests_total{method="POST",route="/v1/origin/calculations",status="201"}' in metrics
-        assert 'psra_origin_calculations_total{agreement="EU-JP",originating="true"}' in metrics
+        created_response = api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice"))
+        assert created_response.status_code == 201 and created_response.json()["result"]["originating"] is False
+        after = (
+            _sample("psra_http_requests_total", **created),
+            _sample("psra_http_requests_total", **health),
+            _sample("psra_origin_calculations_total", agreement="EU-JP", originating="false"),
+        )
+        assert after == tuple(value + 1 for value in before)
+        exposed = generate_latest(metrics_registry()).decode()
+        assert f'psra_origin_calculations_total{{agreement="EU-JP",originating="false"}} {after[2]}' in exposed
