@@ -1218,6 +1218,11 @@ OPENBAO_VIOLATIONS = (
         _tenant("tenant rentguyX's path 'rentguyX/kv/data/x'"),
     ),
     Violation(
+        "BAO-11", "tenant-namespace-ending-in-x",
+        _all(_grant(_path("rentguyX/kv/data/x", "read")), _add_resource("vault:index/namespace:Namespace", "ns-x", {"path": "/rentguyX/"})),
+        _tenant("tenant rentguyX's path 'rentguyX/kv/data/x'"),
+    ),
+    Violation(
         "BAO-11", "glob-of-a-longer-name", _grant(_path("psraX*/kv/data/x", "read")),
         _tenant(f"'psraX*/kv/data/x', {_EVERY_TENANT}"),
     ),
@@ -1400,6 +1405,10 @@ SECRET_VIOLATIONS = (
         ),
     ),
     Violation(
+        "SEC-05", "value-starting-with-x", _edit("psra-frontend", command=["server", "--password=X/abc"]),
+        (("psra-frontend-container", "container psra-frontend: command carries a secret flag with its value"),),
+    ),
+    Violation(
         "SEC-05", "env-value", _env("psra-frontend", "OPTS=--password=abc"),
         (("psra-frontend-container", "container psra-frontend: env OPTS carries credentials in its value"),),
     ),
@@ -1416,6 +1425,7 @@ SECRET_ACCEPTED = (
     Accepted("SEC-01", "metadata-and-write-only-keys", _realm(
         clientSecretWo="x", apiTokenTtl="5m", passwordPolicyName="strict", tmpfs={"/run/secrets": "size=1m"}, smtpServer={"auth": {"password": envelope("p")}},
     )),
+    Accepted("SEC-01", "unknown-at-preview", _realm(smtpServer={"auth": {"password": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}})),
     Accepted("SEC-01", "empty-and-templated", _env("psra-db", 'DB_SECRET=""', "API_KEY=null", "TOKEN=~", "URL=postgres://{{username}}:{{password}}@db/x")),
     Accepted("SEC-02", "file-settings", _env("psra-db", "API_KEY_FILE=/run/secrets/key", "PGPASSWORD_FILE=/run/secrets/pg")),
     Accepted("SEC-03", "empty-secret-label", _label("psra-frontend", "app.secret", "")),
