@@ -369,7 +369,9 @@ class TestSupplierDeclarations:
             body = request("EU-UK", "851660", "100.00", [material("851680", "DE", "60.00", proof={"declaration_id": declaration_id})])
             response = api.post("/v1/origin/calculations", json=body, headers=psra_realm.headers("bob"))
             assert response.status_code == 422
-            assert response.json()["detail"][0]["loc"] == ["body", "materials", 0, "proof", "declaration_id"]
+            (error,) = response.json()["detail"]
+            assert error["loc"] == ["body", "materials", 0, "proof", "declaration_id"] and error["type"] == "declaration_unknown"
+            assert error["msg"] == "no supplier declaration with this id is available to you"
 
 
 class TestRulesAndReference:
@@ -430,7 +432,10 @@ class TestRulesAndReference:
         }
         assert 86000 < redis_server.client().ttl("hs_code:8501") <= 86400
         assert api.get("/v1/hs-codes/0101", headers=alice).status_code == 404
-        assert api.get("/v1/hs-codes/85.01", headers=alice).status_code == 422
+        dotted = api.get("/v1/hs-codes/85.01", headers=alice)
+        assert dotted.status_code == 422
+        (error,) = dotted.json()["detail"]
+        assert (error["loc"], error["type"]) == (["path", "code"], "string_pattern_mismatch")
 
 
 class TestOperations:
