@@ -942,6 +942,7 @@ CONTAINER_ACCEPTED = (
     Accepted("CR-06", "one-megabyte", _edit("psra-frontend", memory=1)),
     Accepted("CR-08", "one-retry", _edit("psra-frontend", restart="on-failure", maxRetryCount=1)),
     Accepted("CR-08", "five-retries", _edit("psra-frontend", restart="on-failure", maxRetryCount=5)),
+    Accepted("CR-09", "wait-and-tests-as-given", _edit("psra-frontend", healthcheck={"tests": ["CMD", "/healthcheck"]}, wait="True")),
     Accepted("CR-10", "tag-and-digest", _image("ghcr.io/sevensa/psra-frontend:2.0.0@sha256:" + "b" * 64)),
     Accepted("CR-10", "container-runs-image-id", _direct_image("sha256:" + "c" * 64)),
     Accepted("CR-10", "image-id-is-never-read-as-a-reference", _direct_image("sha256:" + "c" * 200)),
@@ -1651,5 +1652,30 @@ MONITORING_ACCEPTED = (
 )
 
 
-VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS, *OPENBAO_VIOLATIONS, *SECRET_VIOLATIONS, *BACKUP_VIOLATIONS, *MONITORING_VIOLATIONS)
-ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED, *OPENBAO_ACCEPTED, *SECRET_ACCEPTED, *BACKUP_ACCEPTED, *MONITORING_ACCEPTED)
+# ---- Export shape (DOC-01) ------------------------------------------------------------------------
+
+_FRONTEND = "docker:index/container:Container psra-frontend-container"
+
+
+def _frontend_entry(**changes: Any) -> Edit:
+    def apply(document: Document) -> None:
+        container(document, "psra-frontend").update(changes)
+
+    return apply
+
+
+EXPORT_SHAPE_VIOLATIONS = (
+    Violation(
+        "DOC-01", "outputs-and-dependencies-of-the-wrong-shape", _frontend_entry(outputs="x", dependencies={}),
+        (
+            ("psra-frontend-container", f"{_FRONTEND}: outputs is text, not a mapping; its properties were not checked"),
+            ("psra-frontend-container", f"{_FRONTEND}: dependencies is a mapping, not a list of URNs; its properties were not checked"),
+        ),
+    ),
+)
+
+EXPORT_SHAPE_ACCEPTED = (Accepted("DOC-01", "empty-but-well-shaped", _frontend_entry(inputs={}, outputs={}, dependencies=[])),)
+
+
+VIOLATIONS: tuple[Violation, ...] = (*KEYCLOAK_VIOLATIONS, *TRAEFIK_VIOLATIONS, *NETWORK_VIOLATIONS, *CONTAINER_VIOLATIONS, *OPENBAO_VIOLATIONS, *SECRET_VIOLATIONS, *BACKUP_VIOLATIONS, *MONITORING_VIOLATIONS, *EXPORT_SHAPE_VIOLATIONS)
+ACCEPTED: tuple[Accepted, ...] = (*KEYCLOAK_ACCEPTED, *TRAEFIK_ACCEPTED, *NETWORK_ACCEPTED, *CONTAINER_ACCEPTED, *OPENBAO_ACCEPTED, *SECRET_ACCEPTED, *BACKUP_ACCEPTED, *MONITORING_ACCEPTED, *EXPORT_SHAPE_ACCEPTED)

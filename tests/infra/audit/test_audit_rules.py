@@ -58,7 +58,7 @@ def test_rule_accepts_its_near_miss(rule_id: str) -> None:
 def test_every_rule_has_a_near_miss_and_a_case_per_condition() -> None:
     """No rule is tried on one side only: each has a near miss, a message-checked violation and an accepted boundary."""
     assert all(callable(CASES[rule_id].near_miss) for rule_id in RULES_BY_ID)
-    assert {v.rule for v in VIOLATIONS} <= set(RULES_BY_ID) and {a.rule for a in ACCEPTED} <= set(RULES_BY_ID)
+    assert {v.rule for v in VIOLATIONS} == set(RULES_BY_ID) and {a.rule for a in ACCEPTED} == set(RULES_BY_ID)
     assert len({v.id for v in VIOLATIONS}) == len(VIOLATIONS) and len({a.id for a in ACCEPTED}) == len(ACCEPTED)
 
 
