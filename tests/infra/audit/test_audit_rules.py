@@ -89,15 +89,15 @@ def test_the_material_selector_names_keys_files_and_properties_never_file_settin
         {"file": "notes.txt", "content": "x"},
     ]
     realm = next(r for r in document["deployment"]["resources"] if r["type"].endswith("realm:Realm"))
-    realm["inputs"]["unseal"] = {"enabled": True}
+    realm["inputs"]["config"] = {"unseal": {"enabled": True}}
     realm["outputs"]["seal"] = {"unsealKeys": ["x"], "shares": [{"keySharesB64": "x"}]}
     found = openbao._material(openbao.UNSEAL_MATERIAL)(Resources(parse_export(document)))
     assert sorted((location.urn.rsplit("::", 1)[-1], location.where) for location in found) == [
         ("backup-container", "env RECOVERY_KEYS"),
         ("backup-container", "file /run/secrets/unseal-keys.json"),
+        ("realm", "property config.unseal"),
         ("realm", "property seal.shares.0.keySharesB64"),
         ("realm", "property seal.unsealKeys"),
-        ("realm", "property unseal"),
     ]
 
 
