@@ -27,9 +27,7 @@ from typing import Any
 import pulumi
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import resource as pulumi_resource_runtime
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import set_root_resource
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
@@ -42,6 +40,7 @@ from infra.plan.document import (
     is_secret,
 )
 from infra.plan.engine import engine_problems
+from infra.plan.lean_sdk import lean_sdk
 from infra.plan.record import PlanRun, Registration
 from infra.spec import load
 from infra.spec.models import PlatformSpec
@@ -49,7 +48,6 @@ from infra.spec.problems import SpecError
 from stacks import build_platform
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-capture_stack_trace = pulumi_resource_runtime._get_stack_trace
 
 
 def mock_secret(name: str, kind: str, length: int | None = None) -> str:
@@ -141,7 +139,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         response = super().RegisterResource(request)
         if request.type == STACK_TYPE:
             return response
-        _mark_secret_outputs(response.object, request)
+        inputs = json_format.MessageToDict(request.object)
+        outputs = _mark_secret_outputs(response.object, request, inputs)
         registration = Registration(
             urn=response.urn,
             type=request.type,
@@ -150,8 +149,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent=request.parent,
             provider=request.provider,
             id=response.id if request.custom else "",
-            inputs=json_format.MessageToDict(request.object),
-            outputs=json_format.MessageToDict(response.object) if request.custom else {},
+            inputs=inputs,
+            outputs=outputs if request.custom else {},
             dependencies=sorted(set(request.dependencies)),
             property_dependencies={
                 key: sorted(set(value.urns)) for key, value in request.propertyDependencies.items() if value.urns
@@ -175,19 +174,20 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def _mark_secret_outputs(outputs: struct_pb2.Struct, request: Any) -> None:
+def _mark_secret_outputs(outputs: struct_pb2.Struct, request: Any, inputs: dict[str, Any]) -> dict[str, Any]:
     """Do what the engine does: wrap declared-secret outputs (and outputs of secret inputs).
+    Marks `outputs` (what the program gets back) and returns them as a dict (what the plan records).
 
     The stock mock monitor returns them in plaintext, so everything the program derives
     from e.g. a RandomPassword's `result` would silently stop being secret.
     """
-    inputs = json_format.MessageToDict(request.object)
+    marked = json_format.MessageToDict(outputs)
     secret_keys = set(request.additionalSecretOutputs) | {k for k, v in inputs.items() if is_secret(v)}
-    for key in secret_keys & set(outputs.keys()):
-        value = json_format.MessageToDict(outputs)[key]
-        if is_secret(value):
-            continue
-        outputs[key] = {SECRET_SIG: SECRET_VALUE, "value": value}
+    for key in secret_keys & marked.keys():
+        if not is_secret(marked[key]):
+            marked[key] = {SECRET_SIG: SECRET_VALUE, "value": marked[key]}
+            outputs[key] = marked[key]
+    return marked
 
 
 def run_program(
@@ -203,10 +203,6 @@ def run_program(
     monitor = RecordingMonitor(mocks or PlanMocks())
 
     def run() -> None:
-        # The SDK walks and formats the whole Python stack for every resource to tell the
-        # engine which source line declared it; a plan has no engine to show it, and this
-        # was a fifth of the plan's time.
-        pulumi_resource_runtime._get_stack_trace = source_pb2.StackTrace
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         try:
@@ -222,9 +218,9 @@ def run_program(
             loop.run_until_complete(loop.shutdown_default_executor())
             asyncio.set_event_loop(None)
             loop.close()
-            pulumi_resource_runtime._get_stack_trace = capture_stack_trace
 
-    contextvars.Context().run(run)
+    with lean_sdk():
+        contextvars.Context().run(run)
     return PlanRun(project=project, stack=stack, registrations=list(monitor.registrations.values()), stack_outputs=monitor.stack_outputs)
 
 
