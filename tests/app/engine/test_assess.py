@@ -785,3 +785,78 @@ class TestRemembered:
 
 def _read(fields: dict[str, Any]) -> RuleUsed:
     return assess_module._read_data_rule(_rule(**fields))[1]
+
+
+class TestReportedFacts:
+    def test_product_material_and_operations_facts(self):
+        body = request(
+            "EU-JP",
+            "850110",
+            "100.00",
+            [material("720917", "CN", "10.00")],
+            rule="CTH",
+            operations=["winding"],
+        )
+        body["product"]["description"] = "electric motor"
+        report = _assess(body)
+        assert report.product.description == "electric motor"
+        assert (
+            report.materials[0].origin,
+            report.materials[0].hs_code,
+            report.materials[0].value,
+        ) == ("CN", "720917", D("10.00"))
+        assert (
+            report.operations.legal_source
+            == default_rulebook()
+            .agreement("EU-JP")
+            .insufficient_operations.legal_source
+        )
+        assert report.operations.legal_source.startswith("EU-JP Art. 3.4(1)")
+
+    def test_tolerance_refused_names_every_excluded_span(self):
+        tolerance = (
+            default_rulebook()
+            .agreement("EU-JP")
+            .tolerance.model_copy(update={"excluded_chapters": ("50-63", "6406")})
+        )
+        report = _assess(
+            request("EU-JP", "640610", "80.00", rule="CTH"),
+            _book_with({"tolerance": tolerance}),
+        )
+        assert report.tolerance == ToleranceInfo(
+            D(10),
+            D("8.00"),
+            False,
+            tolerance.legal_source,
+            "the general tolerance does not apply to products of chapters 50-63, 6406 (textile products follow their own notes)",
+        )
+
+
+class TestSharedResults:
+    """What is remembered is handed out again, not recomputed: the same data rule gives the same RuleUsed object,
+    the same in-house part the same result object (nothing changes a report once built)."""
+
+    def test_a_data_rule_is_read_once(self, monkeypatch):
+        monkeypatch.setattr(assess_module, "_DATA_RULES", {})
+        body = request("EU-JP", "850110", "100.00")
+        first, second = _assess(body), _assess(body)
+        assert first.rule is second.rule and first.alternatives == second.alternatives
+        assert list(assess_module._DATA_RULES) == [
+            id(default_rulebook().find_rule("EU-JP", "850110", date(2025, 3, 1)))
+        ]
+
+    def test_an_in_house_part_is_assessed_once(self, monkeypatch):
+        monkeypatch.setattr(assess_module, "_PARTS", {})
+        part = material(
+            "850300",
+            "EU",
+            "30.00",
+            in_house=True,
+            sub_materials=[material("720917", "CN", "1.00")],
+        )
+        body = request("EU-JP", "850110", "100.00", [part], rule="CTH")
+        first, second = _assess(body), _assess(body)
+        assert (
+            first.materials[0] is second.materials[0]
+            and first.materials[0].originating is True
+        )
