@@ -76,6 +76,18 @@ def oidc_fields(context: PlatformContext, service: ServiceSpec, prefix: str = ""
     return fields
 
 
+def openbao_address(service: ServiceSpec, openbao: ServiceSpec) -> str:
+    """OpenBao's fixed address on a network where `service` has its fixed address too.
+
+    The AppRole binding accepts only the service's fixed addresses (`approle_cidrs`); the name
+    `openbao` resolves on every network the two share, and a login sent over another one (the
+    lab saw psra-api log in from its psra-db-net address) is refused."""
+    network = next((n for n in service.ipv4_addresses if n in openbao.ipv4_addresses), None)
+    if network is None:
+        raise ValueError(f"service {service.name!r} and OpenBao share no network where both have a fixed address (its AppRole is bound to one)")
+    return str(openbao.ipv4_addresses[network])
+
+
 def openbao_fields(context: PlatformContext, service: ServiceSpec, prefix: str = "", missing: list[str] | None = None) -> Fields:
     """AppRole login material for a service in the access matrix; `missing` collects those still without it."""
     role = next((r for r in context.spec.openbao.approles if service.name in r.services), None)
@@ -83,7 +95,7 @@ def openbao_fields(context: PlatformContext, service: ServiceSpec, prefix: str =
         return Fields()
     openbao = next(s for s in context.spec.services if s.name == OPENBAO_SERVICE)
     port = openbao.routes[0].service_port if openbao.routes else 8200
-    fields = Fields(env={f"{prefix}OPENBAO_ADDR": f"http://{OPENBAO_SERVICE}:{port}", f"{prefix}OPENBAO_ROLE": role.name})
+    fields = Fields(env={f"{prefix}OPENBAO_ADDR": f"http://{openbao_address(service, openbao)}:{port}", f"{prefix}OPENBAO_ROLE": role.name})
     credentials: Mapping[str, pulumi.Input[str]] | None = context.shared.get(APPROLE_CREDENTIALS, {}).get(role.name)
     if credentials is None:
         if missing is not None:

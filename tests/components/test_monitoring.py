@@ -58,7 +58,7 @@ def test_alertmanager_fetches_the_webhook_at_start_into_tmpfs(prod_plan: Planned
     alertmanager = prod_plan.containers()["alertmanager"]
     assert alertmanager.inputs["entrypoints"] == ["/bin/sh", "/etc/alertmanager/start.sh"]
     assert "/run/alertmanager" in alertmanager.inputs["tmpfs"]
-    assert envs(alertmanager)["OPENBAO_ADDR"] == "http://openbao:8200"
+    assert envs(alertmanager)["OPENBAO_ADDR"] == "http://172.20.10.10:8200"  # on shared-net, where its AppRole is bound
     assert envs(alertmanager)["OPENBAO_ROLE"] == "monitoring-role"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 import pytest
 
@@ -250,3 +252,19 @@ def test_paths_of_disabled_stacks_keep_placeholders_and_no_database_engine() -> 
     assert len(plan.of_type("vault:kv/secretV2:SecretV2")) == len(KV_PATHS)
     assert plan.of_type("vault:database/secretsMount:SecretsMount") == []
     assert len(plan.of_type("vault:appRole/authBackendRole:AuthBackendRole")) == len(SPEC.openbao.approles)
+
+
+def test_each_approle_client_reaches_openbao_over_the_network_its_binding_names(prod_plan: Planned) -> None:
+    """The name `openbao` resolved to OpenBao's psra-db-net address for psra-api, whose login then came
+    from psra-api's psra-db-net address and was refused by the shared-net CIDR binding (found in the lab)."""
+    containers = prod_plan.containers()
+    for role in SPEC.openbao.approles:
+        for service in role.services:
+            if service not in containers:
+                continue
+            addresses = [value for key, value in envs(containers[service]).items() if key.endswith("OPENBAO_ADDR")]
+            if service == "backup":  # its job configuration carries the address
+                addresses = [json.loads(file_content(prod_plan, "backup", "/etc/backup/backup.json"))["openbao"]["address"]]
+            assert addresses == ["http://172.20.10.10:8200"], service
+            service_spec = next(s for s in SPEC.services if s.name == service)
+            assert f"{service_spec.ipv4_addresses['shared-net']}/32" in approle_cidrs(role, SPEC.services, ("shared-net", "psra-db-net"))

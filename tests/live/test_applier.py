@@ -115,3 +115,42 @@ def test_down_removes_containers_networks_and_volumes(engine: docker.DockerClien
     label = {"label": f"nl.sevensa.platform.lab={LAB}"}
     assert engine.containers.list(all=True, filters=label) == [] and engine.networks.list(filters=label) == []
     assert engine.volumes.list(filters=label) == []
+
+
+def test_what_depends_on_a_family_waits_for_it_while_the_family_waits_for_a_container(
+    engine: docker.DockerClient, applier: Applier, busybox_image: str
+) -> None:
+    """The lab started psra-api before OpenBao's content (which waited for OpenBao to be healthy):
+    a unit after a family counted as ready because the family was not a container to wait for."""
+    import pulumi
+    import pulumi_keycloak as keycloak
+
+    spec = ServiceSpec.model_validate(
+        {
+            "name": "lab-demo",
+            "stack": "psra",
+            "description": "applier test",
+            "image": CATALOG_IMAGE,
+            "networks": ["lab-demo-net"],
+            "user": "1000:1000",
+            "healthcheck": HealthcheckSpec(test=("CMD", "true"), interval_seconds=2, timeout_seconds=2, retries=3, start_period_seconds=1),
+        }
+    )
+    later = spec.model_copy(update={"name": "lab-demo-after"})
+
+    def program() -> None:
+        network = pulumi_docker.Network("lab-demo-net", name="lab-demo-net", internal=True)
+        first = HardenedContainer(spec.name, ContainerArgs(service=spec, networks={"lab-demo-net": network}, command=["sleep", "100000"]))
+        realm = keycloak.Realm("demo-realm", realm="demo", opts=pulumi.ResourceOptions(depends_on=[first]))
+        HardenedContainer(
+            later.name, ContainerArgs(service=later, networks={"lab-demo-net": network}, command=["sleep", "100000"], depends_on=[realm])
+        )
+
+    seen: list[list[str]] = []
+
+    def family(document: Any) -> None:
+        seen.append(sorted(c.name for c in engine.containers.list(all=True, filters={"label": f"nl.sevensa.platform.lab={LAB}"})))
+
+    Applier(engine, LAB, {CATALOG_IMAGE: busybox_image}, families={"keycloak:": family}).up(plan_function(program).document)
+    assert len(seen) == 1 and "lab-demo" in seen[0] and "lab-demo-after" not in seen[0]
+    assert engine.containers.get("lab-demo-after").status == "running"

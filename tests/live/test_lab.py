@@ -92,7 +92,7 @@ def test_lab_users_are_kept_only_in_the_root_only_state_file(live_lab: checks.Li
     from infra.ops.lab.state import LabState
 
     state = LabState(lab.DEFAULT_STACK)
-    assert set(state.load()[USERS_KEY]) == {"lab-psra-user", "lab-rentguy-admin"}
+    assert set(state.load()[USERS_KEY]) == {"lab-psra-user", "lab-psra-admin", "lab-rentguy-admin"}
     assert state.secrets_file.stat().st_mode & 0o777 == 0o600
 
 

@@ -33,15 +33,15 @@ PHONE = (390, 844)
 
 
 @contextmanager
-def chromium(downloads: Path | None = None, size: tuple[int, int] = DESKTOP) -> Iterator[webdriver.Chrome]:
-    """A browser with a fresh profile, quit and removed afterwards."""
+def chromium(downloads: Path | None = None, size: tuple[int, int] = DESKTOP, flags: tuple[str, ...] = ()) -> Iterator[webdriver.Chrome]:
+    """A browser with a fresh profile, quit and removed afterwards; `flags` are added to the defaults."""
     for path in (CHROMIUM, CHROMEDRIVER):
         if not Path(path).exists():
             raise RuntimeError(f"{path} is missing: run scripts/install-system-deps.sh (Debian packages chromium, chromium-driver)")
     profile = tempfile.mkdtemp(prefix="psra-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in FLAGS:
+    for flag in (*FLAGS, *flags):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={size[0]},{size[1]}")

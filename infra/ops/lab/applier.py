@@ -442,8 +442,10 @@ class Applier:
         started_at: dict[str, float] = {}
         healthy: set[str] = set()
         pending = list(units)
+        applied: set[str] = set()
         while pending:
-            unit = next((u for u in pending if not (u.after & set(waits)) - self._now_healthy(waits, healthy)), None)
+            # ready: everything it depends on is applied, and the containers among them are healthy
+            unit = next((u for u in pending if u.after <= applied and not (u.after & set(waits)) - self._now_healthy(waits, healthy)), None)
             if unit is None:  # everything left waits for a container still starting: poll them all
                 for urn in sorted({d for u in pending for d in u.after & set(waits)} - healthy):
                     name, timeout = waits[urn]
@@ -452,6 +454,7 @@ class Applier:
                 time.sleep(2)
                 continue
             pending.remove(unit)
+            applied.add(unit.name)
             if unit.name in self.families:
                 self.progress(f"applying {unit.name} resources ({len(unit.items)})")
                 self.families[unit.name](document)

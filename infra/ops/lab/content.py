@@ -43,7 +43,6 @@ KEYCLOAK_ADMIN_PASSWORD = "keycloak-admin-password"
 KEYCLOAK_ADMIN = "platform-admin"
 OIDC_WAIT_SECONDS = 180
 JWT_BACKEND = "vault:jwt/authBackend:AuthBackend"
-PUBLIC_ADDRESS = "127.0.0.1"
 
 Progress = Callable[[str], None]
 
@@ -120,22 +119,22 @@ def unsealed_openbao(client: docker.DockerClient, state: LabState, progress: Pro
 def wait_for_issuer(document: Mapping[str, Any], ca_pem: str, progress: Progress) -> None:
     """OpenBao fetches the issuer's discovery document when its OIDC method is configured, through
     Traefik; until Traefik holds the ACME certificate for the issuer's host, that fails: wait for it
-    (asking Traefik on 127.0.0.1 with the issuer's host name, as OpenBao will on shared-net)."""
+    (asking Traefik on 127.0.0.1 by the issuer's host name, as OpenBao will on shared-net)."""
+    from infra.ops.oidc_login import to_loopback
+
     issuer = next(r["inputs"]["boundIssuer"] for r in document["deployment"]["resources"] if r["type"] == JWT_BACKEND)
-    host = httpx.URL(issuer).host
-    context = ssl.create_default_context(cadata=ca_pem)
-    url = f"https://{PUBLIC_ADDRESS}{httpx.URL(issuer).path}/.well-known/openid-configuration"
     deadline, last = time.monotonic() + OIDC_WAIT_SECONDS, "no answer"
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(url, headers={"Host": host}, extensions={"sni_hostname": host}, verify=context, timeout=5)
-            if response.status_code == 200 and response.json().get("issuer") == issuer:
-                return
-            last = f"HTTP {response.status_code}"
-        except (httpx.HTTPError, ValueError) as error:
-            last = type(error).__name__
-        progress(f"OpenBao OIDC: waiting for {host}'s certificate and discovery document ({last})")
-        time.sleep(3)
+    with httpx.Client(transport=to_loopback(ssl.create_default_context(cadata=ca_pem)), timeout=5) as client:
+        while time.monotonic() < deadline:
+            try:
+                response = client.get(f"{issuer}/.well-known/openid-configuration")
+                if response.status_code == 200 and response.json().get("issuer") == issuer:
+                    return
+                last = f"HTTP {response.status_code}"
+            except (httpx.HTTPError, ValueError) as error:
+                last = type(error).__name__
+            progress(f"OpenBao OIDC: waiting for the issuer's certificate and discovery document ({last})")
+            time.sleep(3)
     raise LabApplyError(f"the issuer {issuer} did not answer with an ACME certificate within {OIDC_WAIT_SECONDS} s ({last})")
 
 

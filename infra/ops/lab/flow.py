@@ -6,7 +6,8 @@ origin app through Traefik, and reads it back; the certificate is then looked up
 lab's PostgreSQL and Redis (which the app reached with the credentials it got from the
 lab's OpenBao by AppRole). The same user also goes through oauth2-proxy's forward-auth to
 the web front end. A RentGuy administrator (another tenant; OTP enrolled on first login)
-is refused by the origin app (403).
+is refused by the origin app (403). A PSRA administrator (OTP) is kept for the browser test
+of the web front end through the same path (tests/live/test_lab_browser.py).
 
 The lab users are made on the first run and kept, with their passwords and OTP secrets, in
 the lab's root-only state file (mode 0600); nothing here prints them.
@@ -44,9 +45,9 @@ from infra.ops.oidc_login import (
 from infra.ops.replay.resources import revealed
 
 USERS_KEY = "lab_users"
-PSRA_USER, OTHER_TENANT = "lab-psra-user", "lab-rentguy-admin"
-GROUPS = {PSRA_USER: "PSRA Users", OTHER_TENANT: "RentGuy Administrators"}
-CLIENTS = {PSRA_USER: "psra-client", OTHER_TENANT: "rentguy-client"}
+PSRA_USER, PSRA_ADMIN, OTHER_TENANT = "lab-psra-user", "lab-psra-admin", "lab-rentguy-admin"
+GROUPS = {PSRA_USER: "PSRA Users", PSRA_ADMIN: "PSRA Administrators", OTHER_TENANT: "RentGuy Administrators"}
+CLIENTS = {PSRA_USER: "psra-client", PSRA_ADMIN: "psra-client", OTHER_TENANT: "rentguy-client"}
 CALCULATION = {
     "agreement": "EU-JP",
     "assessment_date": "2025-03-01",
