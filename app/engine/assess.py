@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from functools import lru_cache
 
 from app.engine.criteria import Subject, evaluate_alternative
 from app.engine.memory import forgotten_in_forked_children
-from app.engine.money import ZERO, percent_of, share, total
+from app.engine.money import ZERO, percent_of, share
 from app.engine.origin_status import OriginStatus, classify
 from app.engine.parser import Alternatives, rule_alternatives, rule_reading
 from app.engine.proofs import UnresolvedDeclarationError
@@ -141,16 +141,15 @@ def _read_data_rule(rule: ProductRule) -> tuple[Alternatives, RuleUsed]:
     )
 
 
-def _rule_warnings(rule: RuleUsed, agreement: Agreement, materials: tuple[MaterialResult, ...]) -> tuple[str, ...]:
-    """UNVERIFIED warnings of this rule and of the rules its in-house parts were assessed under."""
-    own = ()
-    if rule.unverified:
-        own = (
-            f"UNVERIFIED: the product-specific rule for {rule.hs_range} under {agreement.code} ({rule.legal_source}) was not "
-            "compared with the official text; confirm it before relying on this result.",
-        )
-    nested = (w for m in materials if m.sub_assessment is not None for w in m.sub_assessment.warnings)
-    return tuple(dict.fromkeys((*own, *nested)))
+def _rule_warnings(rule: RuleUsed, agreement: Agreement, nested: list[str]) -> tuple[str, ...]:
+    """UNVERIFIED warnings of this rule and of the rules its in-house parts were assessed under (`nested`)."""
+    if not rule.unverified:
+        return tuple(dict.fromkeys(nested)) if nested else ()
+    own = (
+        f"UNVERIFIED: the product-specific rule for {rule.hs_range} under {agreement.code} ({rule.legal_source}) was not "
+        "compared with the official text; confirm it before relying on this result."
+    )
+    return tuple(dict.fromkeys((own, *nested)))
 
 
 def _assess_product(
@@ -163,71 +162,103 @@ def _assess_product(
     loc: Loc,
 ) -> AssessmentReport:
     agreement = context.agreement
-    prefix = field_path(loc)
-    results = tuple([_material_result(context, material, loc, index, f"{prefix}[{index}]") for index, material in enumerate(materials)])
+    on = context.assessment_date
+    member_states = context.source.eu_member_states
+    paths = _paths(loc, len(materials))
+    results: list[MaterialResult] = []
+    non_originating: list[MaterialResult] = []
+    non_originating_value = ZERO
+    nested_warnings: list[str] = []
+    for index, material in enumerate(materials):
+        # the model's fields read from its __dict__: a pydantic attribute costs several times a dict subscript
+        fields = material.__dict__
+        if fields["in_house"] and fields["sub_materials"]:
+            result = _in_house_result(context, material, loc + (index,), paths[index])
+            if result.sub_assessment is not None:
+                nested_warnings += result.sub_assessment.warnings
+        else:
+            # the status, remembered across calculations: it depends only on the origin, proof and dispatch date,
+            # the agreement (compared by identity), the EU's member states and the assessment date, and bills of
+            # materials repeat the same suppliers' proofs (the proof's fields, not the model: hashing a pydantic
+            # model costs more)
+            origin, proof = fields["origin"], fields["proof"]
+            key = (origin, fields["dispatch_date"], on) if proof is None else (origin, fields["dispatch_date"], on, *proof.__dict__.values())
+            known = _STATUSES.get(key)
+            if known is not None and known[0] is agreement and known[1] is member_states:
+                status = known[2]
+            else:
+                status = _classified(context, material, key, loc + (index,))
+            # fields: path, hs_code, origin, value, originating, basis, cumulation, reason
+            result = MaterialResult(
+                paths[index],
+                fields["hs_code"],
+                origin,
+                fields["value"],
+                status.originating,
+                status.basis,
+                status.cumulation,
+                IN_HOUSE_WITHOUT_PARTS + status.reason if fields["in_house"] else status.reason,
+            )
+        results.append(result)
+        if not result.originating:
+            non_originating.append(result)
+            non_originating_value += result.value
     tolerance = _tolerance(agreement, product)
-    non_originating = tuple([r for r in results if not r.originating])
-    non_originating_value = total(m.value for m in non_originating) if non_originating else ZERO
     # fields: hs_code, ex_works_price, fob_price, operations, non_originating, non_originating_value,
-    # tolerance_percent, tolerance_limit, tolerance_refusal
+    # tolerance_percent, tolerance_limit, tolerance_refusal, non_originating_percent
     subject = Subject(
         product.hs_code,
         product.ex_works_price,
         product.fob_price,
         frozenset(operations),
-        non_originating,
+        tuple(non_originating),
         non_originating_value,
         tolerance.percent,
         tolerance.limit if tolerance.available else None,
         tolerance.reason,
+        percent_of(non_originating_value, product.ex_works_price),
     )
-    evaluated = tuple(evaluate_alternative(criteria, text, subject) for criteria, text in alternatives)
+    evaluated = tuple([evaluate_alternative(criteria, text, subject) for criteria, text in alternatives])
     listed = agreement.insufficient_operations
     insufficient = tuple(op for op in operations if op in listed.codes) if operations else ()
     # fields: performed, insufficient, all_insufficient, legal_source
     check = OperationsCheck(operations, insufficient, bool(operations) and len(insufficient) == len(operations), listed.legal_source)
-    originating = any(a.met for a in evaluated) and not check.all_insufficient
-    reasons = _reasons(agreement, originating, rule_used, evaluated, check, results, len(non_originating), non_originating_value, product)
+    originating = not check.all_insufficient and any(a.met for a in evaluated)
+    reasons = _reasons(agreement, originating, rule_used, evaluated, check, subject, len(results), product)
     # fields: originating, agreement, agreement_name, assessment_date, product, rule, alternatives, materials,
     # non_originating_value, tolerance, operations, reasons, warnings
     return AssessmentReport(
         originating,
         agreement.code,
         agreement.name,
-        context.assessment_date,
+        on,
         product,
         rule_used,
         evaluated,
-        results,
+        tuple(results),
         non_originating_value,
         tolerance,
         check,
         reasons,
-        _rule_warnings(rule_used, agreement, results),
+        _rule_warnings(rule_used, agreement, nested_warnings),
     )
 
 
-def _material_result(context: _Context, material: Material, parent: Loc, index: int, path: str) -> MaterialResult:
-    """The material at `parent` + (`index`,), shown as `path`."""
-    if material.in_house and material.sub_materials:
-        return _in_house_result(context, material, parent + (index,))
-    # the status, remembered across calculations: it depends only on the origin, proof and dispatch date, the
-    # agreement (compared by identity), the EU's member states and the assessment date, and bills of materials
-    # repeat the same suppliers' proofs (the proof's fields, not the model: hashing a pydantic model costs more)
-    proof = material.proof
-    key = (material.origin, material.dispatch_date, context.assessment_date, () if proof is None else tuple(proof.__dict__.values()))
-    known = _STATUSES.get(key)
-    if known is not None and known[0] is context.agreement and known[1] is context.source.eu_member_states:
-        status = known[2]
-    else:
-        status = _classified(context, material, key, parent + (index,))
-    reason = "in-house part without sub_materials, judged by its origin and proof: " + status.reason if material.in_house else status.reason
-    # fields: path, hs_code, origin, value, originating, basis, cumulation, reason
-    return MaterialResult(path, material.hs_code, material.origin, material.value, status.originating, status.basis, status.cumulation, reason)
+IN_HOUSE_WITHOUT_PARTS = "in-house part without sub_materials, judged by its origin and proof: "
+
+
+@lru_cache(maxsize=256)
+def _paths(loc: Loc, count: int) -> tuple[str, ...]:
+    """The report paths of the first `count` materials at `loc` ('materials[0]', ...), built once per bill shape."""
+    prefix = field_path(loc)
+    return tuple([f"{prefix}[{index}]" for index in range(count)])
+
+
+forgotten_in_forked_children(_paths.cache_clear)
 
 
 def _classified(context: _Context, material: Material, key: tuple[object, ...], loc: Loc) -> OriginStatus:
-    """The material's status, classified and remembered under `key` (see _material_result)."""
+    """The material's status, classified and remembered under `key` (see _assess_product)."""
     agreement, member_states = context.agreement, context.source.eu_member_states
     try:
         status = classify(material, agreement, member_states, context.assessment_date)
@@ -245,7 +276,8 @@ _STATUSES: dict[tuple[object, ...], tuple[Agreement, frozenset[str], OriginStatu
 forgotten_in_forked_children(_STATUSES.clear)
 
 
-def _in_house_result(context: _Context, material: Material, loc: Loc) -> MaterialResult:
+def _in_house_result(context: _Context, material: Material, loc: Loc, path: str) -> MaterialResult:
+    """The in-house part at `loc`, shown as `path`."""
     agreement = context.agreement
     if material.value <= 0:
         raise EngineInputError(loc + ("value",), "an in-house part with sub_materials needs a value above 0 (its ex-works cost)")
@@ -256,19 +288,19 @@ def _in_house_result(context: _Context, material: Material, loc: Loc) -> Materia
         if found is None:
             return _non_originating_part(
                 material,
-                loc,
+                path,
                 f"in-house part: no product-specific rule for {material.hs_code} under {agreement.code}, so it cannot "
                 "acquire origin; counted at its full value as non-originating",
             )
         alternatives, rule_used = _data_rule(context, found, loc + ("rule",))
     rule_key = (rule_used.legal_text, rule_used.source, rule_used.legal_source, rule_used.hs_range, rule_used.valid_from, rule_used.valid_until, rule_used.unverified)
     if len(material.sub_materials) > PART_SIZE_REMEMBERED:
-        return _assess_part(context, material, loc, alternatives, rule_used)
-    key = (material, loc, context.assessment_date, context.allow_unverified, rule_key)
+        return _assess_part(context, material, loc, path, alternatives, rule_used)
+    key = (_part_key(material), loc, context.assessment_date, context.allow_unverified, rule_key)
     known = _PARTS.get(key)
     if known is not None and known[0] is agreement:
         return known[1]
-    result = _assess_part(context, material, loc, alternatives, rule_used)
+    result = _assess_part(context, material, loc, path, alternatives, rule_used)
     if len(_PARTS) >= PARTS_REMEMBERED:
         _PARTS.clear()
     _PARTS[key] = (agreement, result)
@@ -285,29 +317,43 @@ _PARTS: dict[tuple[object, ...], tuple[Agreement, MaterialResult]] = {}
 forgotten_in_forked_children(_PARTS.clear)
 
 
-def _assess_part(context: _Context, material: Material, loc: Loc, alternatives: Alternatives, rule_used: RuleUsed) -> MaterialResult:
+def _part_key(material: Material) -> tuple[object, ...]:
+    """Every field of the material, its sub-materials' recursively: cheaper to build and hash than the model, and
+    exact where the model's equality is not (Decimal("30.0") == Decimal("30.00"), but a report shows the value
+    as given, so amounts are compared as their text)."""
+    fields = material.__dict__  # a dict subscript costs less than a pydantic attribute
+    proof, sub_materials = fields["proof"], fields["sub_materials"]
+    return (
+        fields["hs_code"],
+        fields["origin"],
+        str(fields["value"]),
+        None if proof is None else tuple(proof.__dict__.values()),
+        fields["dispatch_date"],
+        fields["in_house"],
+        fields["rule"],
+        tuple([_part_key(sub) for sub in sub_materials]) if sub_materials else (),
+        fields["description"],
+    )
+
+
+def _assess_part(
+    context: _Context, material: Material, loc: Loc, path: str, alternatives: Alternatives, rule_used: RuleUsed
+) -> MaterialResult:
     product = ProductFacts(material.hs_code, material.value, None, material.description)
     sub = _assess_product(context, product, (), alternatives, rule_used, material.sub_materials, loc + ("sub_materials",))
     if sub.originating:
         reason = f"in-house part meets its own rule ({rule_used.text}), so it counts as wholly originating (absorption)"
     else:
         reason = f"in-house part does not meet its own rule ({rule_used.text}); counted at its full value as non-originating"
+    # fields: path, hs_code, origin, value, originating, basis, cumulation, reason, sub_assessment
     return MaterialResult(
-        path=field_path(loc),
-        hs_code=material.hs_code,
-        origin=material.origin,
-        value=material.value,
-        originating=sub.originating,
-        basis="absorption" if sub.originating else None,
-        cumulation=False,
-        reason=reason,
-        sub_assessment=sub,
+        path, material.hs_code, material.origin, material.value, sub.originating, "absorption" if sub.originating else None, False, reason, sub
     )
 
 
-def _non_originating_part(material: Material, loc: Loc, reason: str) -> MaterialResult:
+def _non_originating_part(material: Material, path: str, reason: str) -> MaterialResult:
     return MaterialResult(
-        path=field_path(loc),
+        path=path,
         hs_code=material.hs_code,
         origin=material.origin,
         value=material.value,
@@ -326,7 +372,7 @@ def _tolerance(agreement: Agreement, product: ProductFacts) -> ToleranceInfo:
         chapters = ", ".join(rule.excluded_chapters)
         reason = f"the general tolerance does not apply to products of chapters {chapters} (textile products follow their own notes)"
         return ToleranceInfo(rule.percent, limit, False, rule.legal_source, reason)
-    reason = f"non-originating materials worth up to {rule.percent}% of the ex-works price ({limit}) may fail a tariff-shift requirement"
+    reason = f"non-originating materials worth up to {rule.percent!s}% of the ex-works price ({limit!s}) may fail a tariff-shift requirement"
     return ToleranceInfo(rule.percent, limit, True, rule.legal_source, reason)
 
 
@@ -336,9 +382,8 @@ def _reasons(
     rule: RuleUsed,
     evaluated: tuple[AlternativeResult, ...],
     check: OperationsCheck,
-    materials: tuple[MaterialResult, ...],
-    non_originating_count: int,
-    non_originating_value: Decimal,
+    subject: Subject,
+    material_count: int,
     product: ProductFacts,
 ) -> tuple[str, ...]:
     verdict = "originating" if originating else "not originating"
@@ -348,17 +393,17 @@ def _reasons(
             f"Only insufficient operations were performed ({', '.join(check.performed)}); they never confer origin "
             f"({check.legal_source}), whatever the product-specific rule says."
         )
-    met = [a for a in evaluated if a.met]
+    met = [a.text for a in evaluated if a.met]
     if met:
-        reasons.append("Met: " + "; ".join(a.text for a in met) + ".")
+        reasons.append("Met: " + "; ".join(met) + ".")
     else:
         for alternative in evaluated:
             first = next(c for c in alternative.criteria if not c.met)
             reasons.append(f"Not met: {alternative.text}, because {first.reason}.")
-    if materials:
+    if material_count:
         reasons.append(
-            f"{non_originating_count} of {len(materials)} materials are non-originating, worth {non_originating_value} "
-            f"({percent_of(non_originating_value, product.ex_works_price)}% of the ex-works price)."
+            f"{len(subject.non_originating)} of {material_count} materials are non-originating, worth {subject.non_originating_value!s} "
+            f"({subject.non_originating_percent!s}% of the ex-works price)."
         )
     return tuple(reasons)
 

@@ -27,11 +27,14 @@ from app.engine.report import (
 
 LEVEL_NAMES = {"CC": "chapter", "CTH": "heading", "CTSH": "subheading", "ANY": "heading"}
 
+# Decimals go into reasons as {value!s}: str() gives the same text as format() with an empty spec, at a third of the cost.
+
 
 @dataclass(slots=True)  # not frozen: built twice per calculation, and freezing costs a setattr per field
 class Subject:
     """What the criteria look at: the product's facts and its non-originating materials (the only ones
-    any criterion counts), with their total value computed once."""
+    any criterion counts), with their total value and its share of the ex-works price computed once
+    (`non_originating_percent`: percent_of(non_originating_value, ex_works_price), None to compute it here)."""
 
     hs_code: str
     ex_works_price: Decimal
@@ -42,24 +45,21 @@ class Subject:
     tolerance_percent: Decimal
     tolerance_limit: Decimal | None
     tolerance_refusal: str
+    non_originating_percent: Decimal | None = None
 
 
 def evaluate_alternative(criteria: tuple[tuple[Leaf, str], ...], text: str, subject: Subject) -> AlternativeResult:
     """`criteria`: the alternative's leaves with their texts (parser.rule_alternatives)."""
-    failures: dict[int, tuple[FailingMaterial, ...]] = {}
-    failing: dict[str, FailingMaterial] = {}
-    for leaf, _ in criteria:
-        if isinstance(leaf, TariffShift):
-            found = failures[id(leaf)] = _shift_failures(leaf, subject)
-            for failure in found:
-                failing[failure.path] = failure
+    # the failures of every tariff shift, by position; a material failing several counts once against the tolerance
+    failures = [_shift_failures(leaf, subject) if isinstance(leaf, TariffShift) else () for leaf, _ in criteria]
+    failing = {failure.path: failure for found in failures for failure in found}
     failing_value = total(f.value for f in failing.values()) if failing else ZERO
     tolerated = bool(failing) and subject.tolerance_limit is not None and failing_value <= subject.tolerance_limit
     results: list[CriterionResult] = []
     met = True
-    for leaf, leaf_text in criteria:
+    for (leaf, leaf_text), failed in zip(criteria, failures, strict=True):
         if isinstance(leaf, TariffShift):
-            result: CriterionResult = _shift_result(leaf, leaf_text, failures[id(leaf)], subject, tolerated, failing_value)
+            result: CriterionResult = _shift_result(leaf, leaf_text, failed, subject, tolerated, failing_value)
         elif isinstance(leaf, MaxNom):
             result = _maxnom_result(leaf, leaf_text, subject)
         elif isinstance(leaf, Rvc):
@@ -74,6 +74,8 @@ def evaluate_alternative(criteria: tuple[tuple[Leaf, str], ...], text: str, subj
 
 
 def _shift_failures(leaf: TariffShift, subject: Subject) -> tuple[FailingMaterial, ...]:
+    if not subject.non_originating:
+        return ()
     digits = leaf.digits
     own = subject.hs_code[:digits]
     excepted = leaf.except_from
@@ -104,21 +106,21 @@ def _shift_result(
             exception = f" and none is of {leaf.except_from.text()}" if leaf.except_from else ""
             met, reason = True, f"every non-originating material is classified outside {LEVEL_NAMES[leaf.level]} {own}{exception}"
     else:
-        listed = "; ".join(f"{f.path} ({f.hs_code}, {f.value}): {f.why}" for f in failing)
+        listed = "; ".join(f"{f.path} ({f.hs_code}, {f.value!s}): {f.why}" for f in failing)
         if tolerated:
             met = True
             reason = (
                 f"{listed}; but the materials failing the tariff-shift criteria of this alternative are worth "
-                f"{alternative_failing_value}, within the general tolerance of {subject.tolerance_limit} "
-                f"({subject.tolerance_percent}% of the ex-works price)"
+                f"{alternative_failing_value!s}, within the general tolerance of {subject.tolerance_limit!s} "
+                f"({subject.tolerance_percent!s}% of the ex-works price)"
             )
         elif subject.tolerance_limit is None:
             met, reason = False, f"{listed}; {subject.tolerance_refusal}"
         else:
             met = False
             reason = (
-                f"{listed}; the failing materials are worth {alternative_failing_value}, above the general tolerance of "
-                f"{subject.tolerance_limit} ({subject.tolerance_percent}% of the ex-works price)"
+                f"{listed}; the failing materials are worth {alternative_failing_value!s}, above the general tolerance of "
+                f"{subject.tolerance_limit!s} ({subject.tolerance_percent!s}% of the ex-works price)"
             )
     applied = bool(failing) and tolerated
     # fields: kind, text, met, reason, failing_materials, failing_value, tolerance_applied, tolerance_used, tolerance_limit
@@ -132,15 +134,18 @@ def _maxnom_result(leaf: MaxNom, text: str, subject: Subject) -> MaxNomResult:
     if scope is None:
         counted: tuple[MaterialResult, ...] | list[MaterialResult] = subject.non_originating
         nom = subject.non_originating_value
+        nom_percent = subject.non_originating_percent
+        if nom_percent is None:
+            nom_percent = percent_of(nom, subject.ex_works_price)
     else:
         counted = [m for m in subject.non_originating if scope.contains(m.hs_code)]
         nom = total(m.value for m in counted)
+        nom_percent = percent_of(nom, subject.ex_works_price)
     met = at_most_percent(nom, subject.ex_works_price, leaf.percent)
     scope_text = f" of {scope.text()}" if scope else ""
-    nom_percent = percent_of(nom, subject.ex_works_price)
     reason = (
-        f"non-originating materials{scope_text} are worth {nom}, {nom_percent}% of the ex-works price {subject.ex_works_price}; "
-        f"{'within' if met else 'above'} the maximum of {leaf.percent}%"
+        f"non-originating materials{scope_text} are worth {nom!s}, {nom_percent!s}% of the ex-works price {subject.ex_works_price!s}; "
+        f"{'within' if met else 'above'} the maximum of {leaf.percent!s}%"
     )
     # fields: text, met, reason, threshold_percent, restricted_to, nom_value, nom_percent, ex_works_price, counted_materials
     return MaxNomResult(
@@ -152,7 +157,7 @@ def _maxnom_result(leaf: MaxNom, text: str, subject: Subject) -> MaxNomResult:
         nom,
         nom_percent,
         subject.ex_works_price,
-        tuple(m.path for m in counted),
+        tuple([m.path for m in counted]),
     )
 
 
@@ -163,9 +168,10 @@ def _rvc_result(leaf: Rvc, text: str, subject: Subject) -> RvcResult:
         reason = "RVC is measured on the FOB price and the product has no fob_price, so this criterion is not met"
         # fields: text, met, reason, threshold_percent, fob_price, vnm_value, rvc_percent
         return RvcResult(text, False, reason, leaf.percent, None, vnm, None)
-    met = (fob - vnm) * 100 >= leaf.percent * fob
-    rvc = percent_of(fob - vnm, fob)
-    reason = f"RVC = (FOB {fob} - VNM {vnm}) / FOB = {rvc}%; {'at least' if met else 'below'} the required {leaf.percent}%"
+    originating_value = fob - vnm
+    met = originating_value * 100 >= leaf.percent * fob
+    rvc = percent_of(originating_value, fob)
+    reason = f"RVC = (FOB {fob!s} - VNM {vnm!s}) / FOB = {rvc!s}%; {'at least' if met else 'below'} the required {leaf.percent!s}%"
     return RvcResult(text, met, reason, leaf.percent, fob, vnm, rvc)
 
 

@@ -15,7 +15,7 @@ def total(values: Iterable[Decimal]) -> Decimal:
 
 def percent_of(part: Decimal, whole: Decimal) -> Decimal:
     """part / whole * 100, rounded half-up to two decimals for display."""
-    return (part * 100 / whole).quantize(CENT, rounding=ROUND_HALF_UP)
+    return (part * 100 / whole).quantize(CENT, ROUND_HALF_UP)  # positional: a keyword costs a dict per call
 
 
 def at_most_percent(part: Decimal, whole: Decimal, percent: Decimal) -> bool:

@@ -225,5 +225,8 @@ def _yaml(path: Path) -> object:
 
 @cache
 def default_rulebook() -> RuleBook:
-    """The bundled rules data, loaded and validated once per process."""
-    return RuleBook.load()
+    """The bundled rules data, loaded and validated once per process; a forked child starts with an empty rule
+    index (see app.engine.memory)."""
+    book = RuleBook.load()
+    forgotten_in_forked_children(book._index.clear)
+    return book
