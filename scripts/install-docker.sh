@@ -5,6 +5,10 @@
 # Idempotent and safe to run concurrently (flock): installs docker.io (and mmdebstrap, curl) when
 # absent, starts dockerd as root in the background when its socket does not answer, waits
 # for the socket, and checks that the daemon answering is Debian's 20.10. Needs root.
+# Like a platform host (README, "First deploy"), the daemon serves its Prometheus metrics on
+# port 9323 (`--metrics-addr`), which Prometheus scrapes on the monitoring network's gateway; a
+# daemon this script started earlier without them is restarted (its containers come back by
+# their restart policies).
 #
 #   pidfile  /var/run/docker.pid     log  /var/log/sevensa-dockerd.log
 #   socket   /var/run/docker.sock
@@ -19,6 +23,7 @@ PIDFILE=/var/run/docker.pid
 LOG=/var/log/sevensa-dockerd.log
 WANT_MAJOR_MINOR=20.10
 WAIT_SECONDS=${DOCKER_WAIT_SECONDS:-90}
+METRICS_ADDR=0.0.0.0:9323
 
 log() { printf 'install-docker: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -50,6 +55,16 @@ installed="$("$DOCKERD" --version | sed -n 's/^Docker version \([0-9.]*\).*/\1/p
 
 # --- 2. the daemon ------------------------------------------------------------
 running="$(server_version)"
+if [[ -n "$running" ]] && ! curl -fsS --max-time 3 -o /dev/null http://127.0.0.1:9323/metrics 2>/dev/null \
+   && [[ -f "$PIDFILE" ]] && grep -q -- "--pidfile" "/proc/$(cat "$PIDFILE")/cmdline" 2>/dev/null; then
+  log "dockerd (pid $(cat "$PIDFILE")) serves no metrics on :9323; restarting it with --metrics-addr"
+  kill "$(cat "$PIDFILE")"
+  for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
+    kill -0 "$(cat "$PIDFILE" 2>/dev/null || echo 0)" 2>/dev/null || break
+    sleep 0.5
+  done
+  running=""
+fi
 if [[ -z "$running" ]]; then
   if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
     log "dockerd (pid $(cat "$PIDFILE")) is starting; waiting for its socket"
@@ -58,7 +73,7 @@ if [[ -z "$running" ]]; then
     log "starting $DOCKERD (log: $LOG)"
     # own session, stdin closed: it outlives this script and the shell that ran it
     # fd 9 (the lock) is closed for dockerd, or the lock would be held as long as the daemon runs
-    setsid "$DOCKERD" --pidfile "$PIDFILE" --host "unix://$SOCKET" </dev/null >>"$LOG" 2>&1 9>&- &
+    setsid "$DOCKERD" --pidfile "$PIDFILE" --host "unix://$SOCKET" --metrics-addr "$METRICS_ADDR" </dev/null >>"$LOG" 2>&1 9>&- &
   fi
   for ((i = 0; i < WAIT_SECONDS * 2; i++)); do
     running="$(server_version)"

@@ -135,12 +135,23 @@ class AtomicInserts:
         return outcomes
 
     async def _execute_async(self, batches: Batches) -> None:
+        """One statement on a pooled connection; when that connection turns out to be dead (the server
+        restarted since it was pooled), once more on a new one: the statement never reached a live server,
+        and its ids are the client's, so a repeat could never store a row twice."""
         assert self._async is not None
         statement = self._statement(batches)
         params = statement.params(batches)
         with _wrapped_errors(self._engine, statement):
-            async with self._async.connection() as connection, psycopg.AsyncRawCursor(connection) as cursor:
-                await cursor.execute(statement.sql, params)
+            for attempt in (1, 2):
+                async with self._async.connection() as connection:
+                    try:
+                        async with psycopg.AsyncRawCursor(connection) as cursor:
+                            await cursor.execute(statement.sql, params)
+                        return
+                    except psycopg.OperationalError:
+                        if attempt == 2 or not connection.broken:
+                            raise
+                await self._async.drop_idle()  # the others were pooled before the restart too
 
     async def aclose(self) -> None:
         if self._async is not None:
@@ -265,7 +276,10 @@ class _AsyncConnections:
                 else:
                     await connection.close()
 
-    async def close(self) -> None:
+    async def drop_idle(self) -> None:
         idle, self._idle = self._idle, []
         for _, connection in idle:
             await connection.close()
+
+    async def close(self) -> None:
+        await self.drop_idle()

@@ -70,6 +70,31 @@ def test_concurrent_writes_share_statements(migrated, monkeypatch):
     assert stored(engine, [certificate_id for certificate_id, _ in made]) == {certificate_id: 2 for certificate_id, _ in made}
 
 
+def test_writes_survive_a_server_that_ended_the_pooled_connections(migrated, postgres_server):
+    """Found by the live lab: after PostgreSQL restarted, the first POST answered 500 (AdminShutdown on a
+    pooled connection the server had ended); it is written on a new connection instead, exactly once."""
+    engine, user_id = migrated
+    inserts = AtomicInserts(engine, async_pool_size=2, write_concurrency=1)
+    first, second = calculation_rows(user_id), calculation_rows(user_id)
+
+    async def main() -> None:
+        inserts.attach(asyncio.get_running_loop())
+        try:
+            await inserts.insert_async(first[1])  # leaves an idle connection in the pool
+            with postgres_server.connect(autocommit=True) as admin:
+                ended = admin.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'psra_group_commit' AND pid <> pg_backend_pid()"
+                ).fetchone()[0]
+            assert ended >= 1
+            await inserts.insert_async(second[1])
+        finally:
+            await inserts.aclose()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=30))
+    engine.dispose()  # its own pooled connections were ended too
+    assert stored(engine, [first[0], second[0]]) == {first[0]: 2, second[0]: 2}
+
+
 def test_a_refused_write_fails_alone_and_leaves_nothing_behind(migrated, monkeypatch):
     engine, user_id = migrated
     made = [calculation_rows(user_id, declaration_id=uuid.uuid4() if n == 7 else None) for n in range(12)]
