@@ -8,8 +8,10 @@ RVC threshold, so materials rescued by it still count there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from app.engine.expression import Leaf, MaxNom, Operation, Rvc, TariffShift, WeightLimit
 from app.engine.money import ZERO, at_most_percent, percent_of, total
@@ -51,23 +53,26 @@ class Subject:
 def evaluate_alternative(criteria: tuple[tuple[Leaf, str], ...], text: str, subject: Subject) -> AlternativeResult:
     """`criteria`: the alternative's leaves with their texts (parser.rule_alternatives)."""
     # the failures of every tariff shift, by position; a material failing several counts once against the tolerance
-    failures = [_shift_failures(leaf, subject) if isinstance(leaf, TariffShift) else () for leaf, _ in criteria]
-    failing = {failure.path: failure for found in failures for failure in found}
-    failing_value = total(f.value for f in failing.values()) if failing else ZERO
-    tolerated = bool(failing) and subject.tolerance_limit is not None and failing_value <= subject.tolerance_limit
+    # (plain loops: most alternatives have one criterion)
+    failures: list[tuple[FailingMaterial, ...]] = []
+    failing: dict[str, FailingMaterial] = {}
+    for leaf, _ in criteria:
+        found = _shift_failures(leaf, subject) if isinstance(leaf, TariffShift) else ()
+        failures.append(found)
+        for failure in found:
+            failing[failure.path] = failure
+    if failing:
+        failing_value = total(f.value for f in failing.values())
+        tolerated = subject.tolerance_limit is not None and failing_value <= subject.tolerance_limit
+    else:
+        failing_value, tolerated = ZERO, False
     results: list[CriterionResult] = []
     met = True
-    for (leaf, leaf_text), failed in zip(criteria, failures, strict=True):
+    for (leaf, leaf_text), found in zip(criteria, failures, strict=True):
         if isinstance(leaf, TariffShift):
-            result: CriterionResult = _shift_result(leaf, leaf_text, failed, subject, tolerated, failing_value)
-        elif isinstance(leaf, MaxNom):
-            result = _maxnom_result(leaf, leaf_text, subject)
-        elif isinstance(leaf, Rvc):
-            result = _rvc_result(leaf, leaf_text, subject)
-        elif isinstance(leaf, WeightLimit):
-            result = _weight_result(leaf, leaf_text)
+            result: CriterionResult = _shift_result(leaf, leaf_text, found, subject, tolerated, failing_value)
         else:
-            result = _operation_result(leaf, leaf_text, subject)
+            result = _RESULTS[type(leaf)](leaf, leaf_text, subject)
         met = met and result.met
         results.append(result)
     return AlternativeResult(text, met, tuple(results))
@@ -175,7 +180,7 @@ def _rvc_result(leaf: Rvc, text: str, subject: Subject) -> RvcResult:
     return RvcResult(text, met, reason, leaf.percent, fob, vnm, rvc)
 
 
-def _weight_result(leaf: WeightLimit, text: str) -> WeightLimitResult:
+def _weight_result(leaf: WeightLimit, text: str, _: Subject) -> WeightLimitResult:
     return WeightLimitResult(
         text=text,
         met=False,
@@ -190,3 +195,12 @@ def _operation_result(leaf: Operation, text: str, subject: Subject) -> Operation
     performed = ", ".join(sorted(subject.operations)) or "none"
     reason = f"operation {leaf.code} was performed" if met else f"operation {leaf.code} is not among the operations performed ({performed})"
     return OperationResult(text=text, met=met, reason=reason, operation=leaf.code)
+
+
+# The result of every criterion but a tariff shift (which also needs the alternative's failures), by leaf type.
+_RESULTS: dict[type, Callable[[Any, str, Subject], CriterionResult]] = {
+    MaxNom: _maxnom_result,
+    Rvc: _rvc_result,
+    WeightLimit: _weight_result,
+    Operation: _operation_result,
+}
