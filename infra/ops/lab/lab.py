@@ -25,6 +25,7 @@ import docker
 import docker.errors
 import httpx
 
+from components.traefik import ACME_STORAGE_FILE
 from infra.ops.lab import applier, content, images
 from infra.ops.lab.state import LabState
 from infra.plan.offline import StackPlan
@@ -35,6 +36,8 @@ DEFAULT_STACK = "lab"
 PEBBLE = "pebble"
 PEBBLE_NETWORK = "traefik-net"
 PEBBLE_OWN_NETWORK = "lab-acme"
+PEBBLE_ROOT_KEY = "pebble_root"
+TRAEFIK = "traefik"
 
 Progress = Callable[[str], None]
 
@@ -78,18 +81,40 @@ def overrides() -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def lab_plan(stack: str, state: LabState, docker_client: docker.DockerClient) -> StackPlan:
+def lab_plan(stack: str, state: LabState, docker_client: docker.DockerClient, renew: bool = False) -> StackPlan:
     """The plan of `stack` with the lab's secret values readable (in memory only, never written)
-    and the root of the running Pebble as `acmeIssuerCertificate`."""
+    and the root of the running Pebble as `acmeIssuerCertificate` (`renew`: Traefik's certificates
+    of an earlier root are dropped, see `drop_certificates_of_an_old_root`)."""
     from infra.plan.offline import plan_stack
 
     def issuer_root(raw: Mapping[str, Any]) -> dict[str, str]:
         acme_ca = raw.get("acmeCaCertificate")
         if not isinstance(acme_ca, str):
             raise applier.LabApplyError(f"stack {stack} has no acmeCaCertificate: the lab cannot reach its Pebble")
-        return {"acmeIssuerCertificate": pebble_root(docker_client, acme_ca)}
+        root = pebble_root(docker_client, acme_ca)
+        if renew:
+            drop_certificates_of_an_old_root(docker_client, state, root)
+        return {"acmeIssuerCertificate": root}
 
     return plan_stack(stack, lab_key=state.key(), lab_values=issuer_root)
+
+
+def drop_certificates_of_an_old_root(docker_client: docker.DockerClient, state: LabState, root: str) -> None:
+    """Pebble makes a new root each time it starts (a restart of the engine restarts it): the
+    certificates Traefik stored then chain to a root nothing trusts, and Traefik would not ask for
+    new ones before they expire. Its ACME store is emptied and Traefik restarted, so it asks anew."""
+    if state.load().get(PEBBLE_ROOT_KEY) != root:  # unknown (an earlier version) counts as changed
+        try:
+            traefik = docker_client.containers.get(TRAEFIK)
+        except docker.errors.NotFound:
+            traefik = None
+        if traefik is not None:
+            for mount in traefik.attrs["Mounts"]:
+                store = Path(mount.get("Source", "")) / ACME_STORAGE_FILE
+                if mount.get("Type") == "volume" and store.is_file():
+                    store.unlink()
+            traefik.restart(timeout=10)
+    state.update(**{PEBBLE_ROOT_KEY: root})
 
 
 def pebble_root(docker_client: docker.DockerClient, acme_ca_certificate: str) -> str:
@@ -169,7 +194,7 @@ def up(
     start_pebble(docker_client, stack, image_map["pebble"]["image"])
     plan_started = time.monotonic()
     progress(f"plan of stack {stack}")
-    plan = lab_plan(stack, state, docker_client)
+    plan = lab_plan(stack, state, docker_client, renew=True)
     plan_seconds = time.monotonic() - plan_started
     lab_applier = applier.Applier(
         docker_client,

@@ -61,11 +61,11 @@ def loopback_twin(cidr: str) -> str:
     return ".".join(["127", *address.split(".")[1:]]) + (f"/{prefix}" if prefix else "")
 
 
-ALREADY_THERE = ("path is already in use", "already exists")
+ALREADY_THERE = ("path is already in use", "already exists", "issuer name already in use")
 
 
 def created(create: Callable[[], Any]) -> bool:
-    """Run `create`; False when the namespace or mount is already there (a second replay converges)."""
+    """Run `create`; False when the namespace, mount or PKI root is already there (a second replay converges)."""
     try:
         create()
     except hvac.exceptions.InvalidRequest as error:
@@ -200,7 +200,8 @@ class OpenBaoApplier:
     def pki_root(self, item: PlannedResource, ns: str) -> None:
         backend, kind = item.require("backend"), item.require("type")
         data = {snake(key): item.get(key) for key in item.resource.inputs if key not in {"backend", "type"}}
-        self.client(ns).write_data(f"{backend}/root/generate/{kind}", data=data)
+        client = self.client(ns)
+        created(lambda: client.write_data(f"{backend}/root/generate/{kind}", data=data))
 
     def pki_role(self, item: PlannedResource, ns: str) -> None:
         backend, name = item.require("backend"), item.require("name")
