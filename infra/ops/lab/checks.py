@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import ssl
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -19,6 +21,8 @@ import docker.errors
 import httpx
 
 from infra.ops.lab import applier, isolation
+from infra.ops.lab.content import unsealed_openbao
+from infra.ops.lab.state import LabState
 
 MB = 1024 * 1024
 PUBLIC_ADDRESS = "127.0.0.1"
@@ -95,7 +99,14 @@ def _result(name: str, problems: list[str], ok: str, data: Any = None) -> CheckR
 
 
 # -- containers -----------------------------------------------------------------------------
-def containers_healthy(lab: LiveLab) -> CheckResult:
+def containers_healthy(lab: LiveLab, patience_seconds: float = 180) -> CheckResult:
+    """Every planned container running and healthy; one still starting (a container the plan does not
+    wait for, just replaced) is given `patience_seconds`."""
+    deadline = time.monotonic() + patience_seconds
+    while time.monotonic() < deadline and any(
+        (lab.container(name).attrs["State"].get("Health") or {}).get("Status") == "starting" for name in lab.planned if _exists(lab, name)
+    ):
+        time.sleep(3)
     problems = []
     for name in sorted(lab.planned):
         try:
@@ -107,6 +118,14 @@ def containers_healthy(lab: LiveLab) -> CheckResult:
         if state["Status"] != "running" or health != "healthy":
             problems.append(f"{name}: {state['Status']}/{health}")
     return _result("every container running and healthy", problems, f"{len(lab.planned)} containers running and healthy")
+
+
+def _exists(lab: LiveLab, name: str) -> bool:
+    try:
+        lab.container(name)
+    except docker.errors.NotFound:
+        return False
+    return True
 
 
 def inspect_matches_plan(lab: LiveLab) -> CheckResult:
@@ -388,6 +407,8 @@ def restarts_keep_data(lab: LiveLab) -> CheckResult:
         lab.container(name).restart(timeout=30)
         try:
             applier.Applier(lab.client, lab.lab, {}).wait_healthy(name, int(inputs.get("waitTimeout", 300)))
+            if name == OPENBAO:  # sealed by the restart, by design: the operator's unseal step
+                unsealed_openbao(lab.client, LabState(lab.lab), lambda message: None)
         except applier.LabApplyError as exc:
             problems.append(f"{name}: not healthy after restart: {str(exc)[:300]}")
             continue
@@ -401,7 +422,7 @@ def restarts_keep_data(lab: LiveLab) -> CheckResult:
 
 # -- the seed's flow, monitoring and faults -------------------------------------------------
 ORIGIN_APP, ORIGIN_DB = "psra-api", "psra-db"
-PROMETHEUS, ALERTMANAGER = "prometheus", "alertmanager"
+PROMETHEUS, ALERTMANAGER, OPENBAO = "prometheus", "alertmanager", "openbao"
 ALERT_WAIT_SECONDS = 420  # TargetDown fires after 5 min down (the seed's number), scraped every 30 s
 
 
@@ -593,8 +614,9 @@ def run_all(lab: LiveLab, progress: Callable[[str], None] = lambda message: None
         started = time.monotonic()
         try:
             result = check(lab)
-        except Exception as exc:  # a check that cannot run is a failed check, named
-            result = CheckResult(check.__name__, False, f"could not run: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # a check that cannot run is a failed check, named, with where it stopped
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            result = CheckResult(check.__name__, False, f"could not run: {type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
         lab.seconds[check.__name__] = time.monotonic() - started
         results.append(result)
     return results
