@@ -23,8 +23,10 @@ def make_engine(url: URL, pool_size: int, max_overflow: int) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, json_serializer=dump_json)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    # pre-ping: after a PostgreSQL restart every pooled connection is dead, and without it the first
+    # request on each answered 500 (the live lab's outage check); one round trip per checkout
     return create_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800, pool_pre_ping=False, json_serializer=dump_json
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800, pool_pre_ping=True, json_serializer=dump_json
     )
 
 

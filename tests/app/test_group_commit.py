@@ -95,6 +95,18 @@ def test_writes_survive_a_server_that_ended_the_pooled_connections(migrated, pos
     assert stored(engine, [first[0], second[0]]) == {first[0]: 2, second[0]: 2}
 
 
+def test_reads_survive_a_server_that_ended_the_pooled_connections(postgres_server):
+    """The sync engine's pooled connection, ended by the server (as by a restart), is replaced before use."""
+    engine = make_engine(make_url(postgres_server.create_database("psra_pre_ping")), pool_size=1, max_overflow=0)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar_one() == 1
+    with postgres_server.connect(autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'psra_pre_ping' AND pid <> pg_backend_pid()")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 2")).scalar_one() == 2
+    engine.dispose()
+
+
 def test_a_refused_write_fails_alone_and_leaves_nothing_behind(migrated, monkeypatch):
     engine, user_id = migrated
     made = [calculation_rows(user_id, declaration_id=uuid.uuid4() if n == 7 else None) for n in range(12)]
