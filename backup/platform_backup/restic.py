@@ -126,6 +126,9 @@ class Restic:
         keeps deduplicating.
         """
         if self.exists():
+            # a job stopped half-way (its container restarted: the lab saw it) leaves its lock, and every
+            # later forget/prune fails on it; `unlock` removes only stale locks, never a live job's
+            self.run("unlock")
             return False
         extra = [*chunker_source.source_args(), "--copy-chunker-params"] if chunker_source else []
         self.run("init", *extra)

@@ -589,3 +589,27 @@ def test_serve_answers_metrics_and_health_until_the_first_job(tmp_path: Path) ->
         process.terminate()
         _, stderr = process.communicate(timeout=30)
     assert "INFO next job: backup at " in stderr and "-01-01T02:00:00+00:00\n" in stderr
+
+
+def test_a_lock_left_by_a_killed_job_does_not_block_the_next_one(tmp_path: Path) -> None:
+    """Found by the live lab: a backup stopped by a container restart left its restic lock, and every
+    later backup failed at retention ("repository is already locked")."""
+    from backup.platform_backup.restic import Restic
+
+    password = secret_file(tmp_path, "password", secrets.token_urlsafe(16))
+    repository = tmp_path / "repository"
+    restic(repository, password, "init")
+    stuck = subprocess.Popen(  # a backup reading a stdin that never ends, then killed like a container stop
+        ["restic", "--repo", str(repository), "--password-file", str(password), "backup", "--stdin", "--host", "lab"],
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while not list((repository / "locks").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stuck.kill()
+    stuck.wait()
+    assert list((repository / "locks").iterdir()), "the killed backup left its lock"
+    job = Restic(Repository(password_file=password, location=str(repository)), cache_dir=tmp_path / "cache", host="lab")
+    assert job.ensure() is False
+    assert list((repository / "locks").iterdir()) == []
+    restic(repository, password, "forget", "--keep-last", "1", "--prune")

@@ -133,7 +133,7 @@ def test_what_depends_on_a_family_waits_for_it_while_the_family_waits_for_a_cont
             "image": CATALOG_IMAGE,
             "networks": ["lab-demo-net"],
             "user": "1000:1000",
-            "healthcheck": HealthcheckSpec(test=("CMD", "true"), interval_seconds=2, timeout_seconds=2, retries=3, start_period_seconds=1),
+            "healthcheck": HealthcheckSpec(test=("CMD", "test", "-d", "/tmp"), interval_seconds=2, timeout_seconds=2, retries=3, start_period_seconds=1),
         }
     )
     later = spec.model_copy(update={"name": "lab-demo-after"})

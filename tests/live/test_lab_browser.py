@@ -10,6 +10,7 @@ check verify them against that root."""
 from __future__ import annotations
 
 import base64
+from datetime import date
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -19,7 +20,12 @@ from selenium.webdriver.support.ui import WebDriverWait
 from infra.ops.lab import checks, flow, lab
 from infra.ops.lab.state import LabState
 from tests.web.browser import chromium, save_screenshot
-from tests.web.flows import fill_and_submit_calculation, submit, verdict
+from tests.web.flows import (
+    create_declaration,
+    fill_and_submit_calculation,
+    submit,
+    verdict,
+)
 
 PSRA = "https://psra.localhost"
 
@@ -41,7 +47,8 @@ def test_a_psra_administrator_logs_in_with_otp_and_checks_an_origin(live_lab: ch
         driver.find_element(By.ID, "totp" if totp == "enrol" else "otp").send_keys(user.otp.code())
         submit(driver, driver.find_element(By.CSS_SELECTOR, "input[type=submit], button[type=submit]"))
         wait.until(lambda d: d.current_url.startswith(f"{PSRA}/calculations/new"))
-        save_screenshot(driver, "lab-3-calculation-form")
+        create_declaration(driver, PSRA, date.today())  # the form's materials cite a stored supplier declaration
+        save_screenshot(driver, "lab-3-declaration")
         landed = fill_and_submit_calculation(driver, PSRA)
         assert landed.startswith(f"{PSRA}/calculations/") and not landed.endswith("/new")
         assert verdict(driver)

@@ -148,10 +148,12 @@ def api_host(document: Mapping[str, Any]) -> str:
     return "api.psra." + httpx.URL(issuer_of(document)).host.split(".", 1)[1]
 
 
-def psql(client: docker.DockerClient, sql: str) -> str:
-    container = client.containers.get(PSRA_DB)
-    database = next(e.split("=", 1)[1] for e in container.attrs["Config"]["Env"] if e.startswith("POSTGRES_DB="))
-    code, output = container.exec_run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", database, "-tAc", sql])
+def psql(client: docker.DockerClient, document: Mapping[str, Any], sql: str) -> str:
+    """`sql` in the origin app's database (named by the plan's database engine connection), as its superuser."""
+    mount = next(r for r in document["deployment"]["resources"] if r["type"] == "vault:database/secretsMount:SecretsMount")
+    database = mount["inputs"]["postgresqls"][0]["connectionUrl"].rsplit("/", 1)[1].split("?", 1)[0]
+    command = f'PGPASSWORD="$(cat /run/secrets/postgres-password)" psql -h 127.0.0.1 -U postgres -d {database} -tAc "{sql}"'
+    code, output = client.containers.get(PSRA_DB).exec_run(["sh", "-c", command])
     if code != 0:
         raise FlowFailed(f"psql in {PSRA_DB} failed (exit {code})")
     return output.decode().strip()
@@ -206,7 +208,7 @@ def run(client: docker.DockerClient, document: Mapping[str, Any], state: LabStat
         if read.status_code != 200 or read.json().get("id") != calculation["id"]:
             raise FlowFailed(f"GET {created.headers['location']} answered {read.status_code}")
         steps.append(f"calculation {calculation['id']} created (201) and read back (200)")
-        if psql(client, f"SELECT count(*) FROM certificates WHERE id = '{calculation['id']}'") != "1":
+        if psql(client, document, f"SELECT count(*) FROM certificates WHERE id = '{calculation['id']}'") != "1":
             raise FlowFailed("the certificate is not in the lab's PostgreSQL")
         if not redis_exists(client, f"certificate:{calculation['id']}"):
             raise FlowFailed("the certificate is not cached in the lab's Redis")
