@@ -47,7 +47,7 @@ from infra.ops.replay.resources import revealed
 USERS_KEY = "lab_users"
 PSRA_USER, PSRA_ADMIN, OTHER_TENANT = "lab-psra-user", "lab-psra-admin", "lab-rentguy-admin"
 GROUPS = {PSRA_USER: "PSRA Users", PSRA_ADMIN: "PSRA Administrators", OTHER_TENANT: "RentGuy Administrators"}
-CLIENTS = {PSRA_USER: "psra-client", PSRA_ADMIN: "psra-client", OTHER_TENANT: "rentguy-client"}
+CLIENTS = {PSRA_USER: "psra-client", PSRA_ADMIN: "psra-client", OTHER_TENANT: "psra-client"}  # another tenant signing in to PSRA
 CALCULATION = {
     "agreement": "EU-JP",
     "assessment_date": "2025-03-01",
