@@ -359,7 +359,6 @@ def traefik_internals_not_public(lab: LiveLab) -> CheckResult:
 def security_content_applied(lab: LiveLab) -> CheckResult:
     """The plan's Keycloak and OpenBao content, as planned now, is on the lab's servers."""
     from infra.ops.lab.content import KEYCLOAK, OPENBAO, family_digest
-    from infra.ops.lab.state import LabState
 
     state = LabState(lab.lab).load()
     problems = [
@@ -436,7 +435,6 @@ def end_to_end_flow(lab: LiveLab) -> CheckResult:
     """The seed's request flow: login (code + PKCE, OTP where asked), POST and GET through Traefik,
     the certificate in PostgreSQL and Redis, another tenant refused, the web front end behind forward-auth."""
     from infra.ops.lab import flow
-    from infra.ops.lab.state import LabState
     from infra.ops.oidc_login import LoginFailed
 
     try:

@@ -78,17 +78,11 @@ def realm_of(document: Mapping[str, Any]) -> str:
     return next(r["inputs"]["realm"] for r in document["deployment"]["resources"] if r["type"] == "keycloak:index/realm:Realm")
 
 
-def client_secret(document: Mapping[str, Any], client_id: str) -> str:
+def planned_client(document: Mapping[str, Any], client_id: str) -> Mapping[str, Any]:
+    """The inputs of the plan's Keycloak client `client_id`."""
     for resource in document["deployment"]["resources"]:
         if resource["type"] == "keycloak:openid/client:Client" and resource["inputs"].get("clientId") == client_id:
-            return str(revealed(resource["inputs"]["clientSecret"]))
-    raise FlowFailed(f"the plan has no Keycloak client {client_id!r}")
-
-
-def redirect_uri(document: Mapping[str, Any], client_id: str) -> str:
-    for resource in document["deployment"]["resources"]:
-        if resource["type"] == "keycloak:openid/client:Client" and resource["inputs"].get("clientId") == client_id:
-            return str(resource["inputs"]["validRedirectUris"][0])
+            return resource["inputs"]
     raise FlowFailed(f"the plan has no Keycloak client {client_id!r}")
 
 
@@ -132,7 +126,8 @@ def remember_otp(state: LabState, user: LabUser) -> None:
 
 def log_in(document: Mapping[str, Any], domain_issuer: str, user: LabUser, transport: httpx.BaseTransport, state: LabState) -> Tokens:
     client_id = CLIENTS[user.username]
-    oidc = OidcClient(domain_issuer, client_id, client_secret(document, client_id), redirect_uri(document, client_id), transport)
+    client = planned_client(document, client_id)
+    oidc = OidcClient(domain_issuer, client_id, str(revealed(client["clientSecret"])), str(client["validRedirectUris"][0]), transport)
     try:
         return oidc.login(user.username, user.password, user.otp)
     finally:
