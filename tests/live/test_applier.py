@@ -20,18 +20,16 @@ CATALOG_IMAGE = "ghcr.io/sevensa/demo:1.2.3"
 PROBE = "test -w /var/run/demo && cat /etc/demo/demo.yml /etc/demo/conf.d/extra.yml /opt/other/o.txt"
 
 
+def demo_spec(**fields: Any) -> ServiceSpec:
+    """The test service `lab-demo` on `lab-demo-net`, with `fields` over the defaults."""
+    base = {"name": "lab-demo", "stack": "psra", "description": "applier test", "image": CATALOG_IMAGE, "networks": ["lab-demo-net"], "user": "1000:1000"}
+    return ServiceSpec.model_validate(base | fields)
+
+
 def planned_demo(**fields: Any) -> dict:
-    spec = ServiceSpec.model_validate(
-        {
-            "name": "lab-demo",
-            "stack": "psra",
-            "description": "applier test",
-            "image": CATALOG_IMAGE,
-            "networks": ["lab-demo-net"],
-            "user": "1000:1000",
-            "tmpfs": ["/tmp", "/var/run/demo"],
-            "healthcheck": HealthcheckSpec(test=("CMD", "sh", "-c", PROBE), interval_seconds=1, timeout_seconds=2, retries=3, start_period_seconds=1),
-        }
+    spec = demo_spec(
+        tmpfs=["/tmp", "/var/run/demo"],
+        healthcheck=HealthcheckSpec(test=("CMD", "sh", "-c", PROBE), interval_seconds=1, timeout_seconds=2, retries=3, start_period_seconds=1),
     )
 
     def program() -> None:
@@ -125,17 +123,7 @@ def test_what_depends_on_a_family_waits_for_it_while_the_family_waits_for_a_cont
     import pulumi
     import pulumi_keycloak as keycloak
 
-    spec = ServiceSpec.model_validate(
-        {
-            "name": "lab-demo",
-            "stack": "psra",
-            "description": "applier test",
-            "image": CATALOG_IMAGE,
-            "networks": ["lab-demo-net"],
-            "user": "1000:1000",
-            "healthcheck": HealthcheckSpec(test=("CMD", "test", "-d", "/tmp"), interval_seconds=2, timeout_seconds=2, retries=3, start_period_seconds=1),
-        }
-    )
+    spec = demo_spec(healthcheck=HealthcheckSpec(test=("CMD", "test", "-d", "/tmp"), interval_seconds=2, timeout_seconds=2, retries=3, start_period_seconds=1))
     later = spec.model_copy(update={"name": "lab-demo-after"})
 
     def program() -> None:
