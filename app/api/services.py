@@ -7,11 +7,13 @@ import logging
 import threading
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.api.readiness import BoundedCheck
 from app.cache import Cache, make_cache
 from app.db.inserts import AtomicInserts
 from app.db.migrate import upgrade
@@ -24,6 +26,9 @@ from app.security import Principal, TokenVerifier
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# under Docker's health check interval and any client's patience; a reachable PostgreSQL answers SELECT 1 in milliseconds
+READINESS_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -75,15 +80,13 @@ class Services:
     verifier: TokenVerifier
     users: UserDirectory
     inserts: AtomicInserts
+    dependencies: dict[str, BoundedCheck]
 
-    def database_ready(self) -> bool:
-        try:
-            with self.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
-            log.warning("database readiness check failed", exc_info=True)
-            return False
-        return True
+    async def readiness(self) -> dict[str, bool]:
+        """Each dependency's readiness, all checked at once, each answered within its bound."""
+        names = list(self.dependencies)
+        answers = await asyncio.gather(*(self.dependencies[name].passes() for name in names))
+        return dict(zip(names, answers, strict=True))
 
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Let the cache and the calculation inserts use asyncio I/O on `loop`, the app's event loop."""
@@ -96,6 +99,8 @@ class Services:
         await self.cache.aclose()
 
     def close(self) -> None:
+        for check in self.dependencies.values():
+            check.close()
         self.cache.close()
         self.engine.dispose()
 
@@ -120,4 +125,18 @@ def build_services(settings: Settings) -> Services:
         verifier=TokenVerifier(settings.oidc_jwks_url, settings.oidc_issuer, settings.oidc_audience, settings.oidc_leeway_seconds),
         users=UserDirectory(sessions, settings.keycloak_realm),
         inserts=AtomicInserts(engine, async_pool_size=settings.db_pool_size),
+        dependencies={
+            "database": BoundedCheck(partial(database_reachable, engine), READINESS_TIMEOUT_SECONDS),
+            "cache": BoundedCheck(cache.ping, READINESS_TIMEOUT_SECONDS),
+        },
     )
+
+
+def database_reachable(engine: Engine) -> bool:
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:
+        log.warning("database readiness check failed", exc_info=True)
+        return False
+    return True

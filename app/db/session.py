@@ -24,9 +24,16 @@ def make_engine(url: URL, pool_size: int, max_overflow: int) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pre-ping: after a PostgreSQL restart every pooled connection is dead, and without it the first
-    # request on each answered 500 (the live lab's outage check); one round trip per checkout
+    # request on each answered 500 (the live lab's outage check); one round trip per checkout.
+    # connect_timeout: a stopped database's address may swallow the handshake; a thread waits 5 s, not forever
     return create_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800, pool_pre_ping=True, json_serializer=dump_json
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_recycle=1800,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": 5},
+        json_serializer=dump_json,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from app.api.auth import ServicesDep
@@ -18,7 +17,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Readiness: database and cache reachable", responses={503: {"description": "a dependency is down"}})
 async def readyz(services: ServicesDep) -> JSONResponse:
-    checks = {"database": await run_in_threadpool(services.database_ready), "cache": await run_in_threadpool(services.cache.ping)}
+    checks = await services.readiness()
     ready = all(checks.values())
     return JSONResponse(
         status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
