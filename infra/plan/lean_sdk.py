@@ -15,8 +15,18 @@ version runs the SDK untouched (slower, same result). Outside `lean_sdk()` the S
 - `unwrap_type` (Output[T] / Input[T] / Optional[T] -> T), a pure function of a type that the SDK
   recomputes for every property of every resource it serializes: cached per type; likewise the
   name and type tables of a resource or input class (`PER_CLASS`), rebuilt per registration.
+- The mock monitor's round trip of each resource (`MockMonitor.RegisterResource`): it turns the
+  request's protobuf into Python values for the mocks and their answer back into protobuf through
+  the SDK's async serializer, pumping an event loop of its own in the worker thread. The recording
+  monitor has already read the request as plain JSON values: `register_resource` makes from them
+  what the SDK's deserializer makes (secrets pushed up a level, nulls and unknowns dropped) and
+  writes the mocks' plain answer with the `Struct` setter that serializer ends in. A value only the
+  SDK converts (an asset, a resource reference, an output value) takes the SDK's own path.
 - The cyclic garbage collector: the run allocates some ten thousand futures and tasks that it keeps
-  until the end, and each collection walks them all again; it runs once, after the plan.
+  until the end, and each collection walks them all again. It is off while the plan runs; after,
+  what the run allocated joins the oldest generation (`gc.freeze()` then `gc.unfreeze()`, two list
+  splices), so the first young collection does not walk all of it at once: the next full
+  collection, when it comes due, frees what the run left.
 """
 
 from __future__ import annotations
@@ -30,14 +40,17 @@ from contextlib import contextmanager
 from types import CodeType
 from typing import Any
 
+from google.protobuf import struct_pb2
 from pulumi import Output, Resource
 from pulumi import _types as pulumi_types
 from pulumi._version import _VERSION
 from pulumi.output import _OutputData
+from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource_runtime
 from pulumi.runtime import rpc as pulumi_rpc
-from pulumi.runtime.proto import source_pb2
-from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.proto import resource_pb2, source_pb2
+from pulumi.runtime.settings import SETTINGS, is_dry_run
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 PINNED_PULUMI = "3.260.0"
 
@@ -105,6 +118,84 @@ def _resolve(
     data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
 
 
+class _SdkOnly(Exception):
+    """A value only the SDK's own (de)serializer converts."""
+
+
+def _deserialized_properties(struct: dict[str, Any]) -> Any:
+    """`rpc.deserialize_properties` of a Struct, given as plain JSON values (`MessageToDict`)."""
+    if pulumi_rpc._special_sig_key in struct:
+        if struct[pulumi_rpc._special_sig_key] != pulumi_rpc._special_secret_sig:
+            raise _SdkOnly
+        return pulumi_rpc.wrap_rpc_secret(_deserialized_property(struct["value"]))
+    output = {}
+    for key, value in struct.items():
+        deserialized = _deserialized_property(value)
+        if deserialized is not None:
+            output[key] = deserialized
+    return output
+
+
+def _deserialized_property(value: Any) -> Any:
+    """`rpc.deserialize_property`: a list or mapping holding a secret becomes one secret."""
+    if value == pulumi_rpc.UNKNOWN:
+        if is_dry_run():
+            raise _SdkOnly  # an `Unknown`
+        return None
+    if isinstance(value, list):
+        values = [_deserialized_property(item) for item in value]
+        if any(pulumi_rpc.is_rpc_secret(item) for item in values):
+            return pulumi_rpc.wrap_rpc_secret([pulumi_rpc.unwrap_rpc_secret(item) for item in values])
+        return values
+    if isinstance(value, dict):
+        props = _deserialized_properties(value)
+        if isinstance(props, dict) and any(pulumi_rpc.is_rpc_secret(item) for item in props.values()):
+            return pulumi_rpc.wrap_rpc_secret({key: pulumi_rpc.unwrap_rpc_secret(item) for key, item in props.items()})
+        return props
+    return value
+
+
+def _plain(value: Any) -> bool:
+    """JSON data, which the SDK's serializer returns as it is (then sets into the Struct)."""
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _plain(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_plain(item) for item in value)
+    return value is None or isinstance(value, (str, int, float))
+
+
+def register_resource(
+    monitor: pulumi_mocks.MockMonitor, request: Any, inputs: dict[str, Any]
+) -> resource_pb2.RegisterResourceResponse | None:
+    """`MockMonitor.RegisterResource` of a resource (not the stack) whose request reads as `inputs`
+    (`MessageToDict`); None when the SDK's own path has to run (another SDK, or an SDK-only value)."""
+    if _VERSION != PINNED_PULUMI:
+        return None
+    try:
+        args_inputs = _deserialized_properties(inputs)
+    except _SdkOnly:
+        return None
+    urn = monitor.make_urn(request.parent, request.type, request.name)
+    resource_args = pulumi_mocks.MockResourceArgs(
+        typ=request.type,
+        name=request.name,
+        inputs=args_inputs,
+        provider=request.provider,
+        resource_id=request.importId,
+        custom=request.custom or False,
+        transforms=pulumi_mocks._resolve_callbacks(request.transforms),
+    )
+    id_, state = monitor.mocks.new_resource(resource_args)
+    if _plain(state):
+        obj = struct_pb2.Struct()
+        obj.update({key: value for key, value in state.items() if value is not None})
+    else:
+        _ensure_event_loop()
+        obj = _sync_await(pulumi_rpc.serialize_properties(state, {}))
+    monitor.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)
+    return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
+
+
 @contextmanager
 def lean_sdk() -> Iterator[None]:
     """Within: the shims above, when the SDK is the pinned one; after: the SDK as shipped."""
@@ -146,5 +237,7 @@ def lean_sdk() -> Iterator[None]:
     finally:
         for (module, name), original in shipped.items():
             setattr(module, name, original)
+        gc.freeze()
+        gc.unfreeze()
         if collecting:
             gc.enable()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextvars
 import dataclasses
 import hashlib
@@ -40,7 +41,7 @@ from infra.plan.document import (
     is_secret,
 )
 from infra.plan.engine import engine_problems
-from infra.plan.lean_sdk import lean_sdk
+from infra.plan.lean_sdk import lean_sdk, register_resource
 from infra.plan.record import PlanRun, Registration
 from infra.spec import load
 from infra.spec.models import PlatformSpec
@@ -136,10 +137,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), qualified, name])
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
-        response = super().RegisterResource(request)
         if request.type == STACK_TYPE:
-            return response
+            return super().RegisterResource(request)
         inputs = json_format.MessageToDict(request.object)
+        response = register_resource(self, request, inputs)
+        if response is None:
+            response = super().RegisterResource(request)
         outputs = _mark_secret_outputs(response.object, request, inputs)
         registration = Registration(
             urn=response.urn,
@@ -190,6 +193,24 @@ def _mark_secret_outputs(outputs: struct_pb2.Struct, request: Any, inputs: dict[
     return marked
 
 
+class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """The plan loop's default executor (asyncio takes only a thread pool): each call runs at once,
+    on the loop's thread; it never starts a thread.
+
+    The SDK hands every monitor call (one or two per resource) to a worker thread, made for a
+    gRPC engine that blocks; the recording monitor answers at once, in memory, so the thread
+    switches and their wake-ups are all the threads would add.
+    """
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # as a worker thread hands it back: the awaiting task sees it
+            future.set_exception(error)
+        return future
+
+
 def run_program(
     program: Callable[[], None],
     *,
@@ -204,6 +225,7 @@ def run_program(
 
     def run() -> None:
         loop = asyncio.new_event_loop()
+        loop.set_default_executor(InlineExecutor())
         asyncio.set_event_loop(loop)
         try:
             set_all_config(dict(config or {}), secret_keys or [])
@@ -213,9 +235,6 @@ def run_program(
             set_root_resource(None)
             _sync_await(run_in_stack(program))
         finally:
-            # Pulumi's RPC worker threads each create an event loop; ending the threads now
-            # lets those loops close while the interpreter is intact (not at exit, noisily).
-            loop.run_until_complete(loop.shutdown_default_executor())
             asyncio.set_event_loop(None)
             loop.close()
 

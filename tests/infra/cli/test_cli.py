@@ -105,3 +105,16 @@ def test_render_writes_config_files_and_never_secrets(tmp_path: Path) -> None:
     assert "secret, not written: psra-db:/run/secrets/postgres-password" in result.stdout
     assert not (tmp_path / "psra-db/run/secrets/postgres-password").exists()
     assert not list(tmp_path.rglob("*password*"))
+
+
+def test_at_exit_the_process_leaves_what_it_made_out_of_the_interpreters_collections() -> None:
+    """cli.py freezes every object at exit (before the interpreter's final full collections, which
+    would walk them all only for the OS to free them); an exit hook registered earlier runs after it."""
+    probe = (
+        "import atexit, gc, runpy, sys; atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0)); "
+        "sys.argv = [sys.argv[1], 'validate', '--stack', 'dev']; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, str(ROOT / "cli.py")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("valid: stack dev")
+    assert result.stdout.endswith("frozen True\n")

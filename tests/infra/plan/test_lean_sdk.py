@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import pulumi
 import pytest
 from pulumi import _types as pulumi_types
+from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource_runtime
 from pulumi.runtime import rpc as pulumi_rpc
 
 import infra.plan.lean_sdk as lean
-from infra.plan.document import dumps
-from infra.plan.offline import plan_stack, run_program
+from infra.plan.document import SECRET_SIG, SECRET_VALUE, dumps
+from infra.plan.offline import PlanMocks, mock_secret, plan_stack, run_program
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev"])
@@ -50,6 +52,14 @@ def test_the_sdk_is_as_shipped_after_a_run_and_within_it_only_on_the_pinned_vers
     assert seen[1] == (shipped, True)
 
 
+
+def test_what_a_run_made_joins_the_oldest_generation_instead_of_filling_the_youngest() -> None:
+    """No collection during the run; after it, no young collection that walks all the run made."""
+    made: list[list[int]] = []
+    run_program(lambda: made.append([1]), project="p", stack="s")
+    assert any(obj is made[0] for obj in gc.get_objects(generation=2))
+    assert not any(obj is made[0] for obj in gc.get_objects(generation=0))
+
 def test_property_outputs_resolve_to_the_same_values_secrecy_and_dependencies_as_the_sdks(monkeypatch: pytest.MonkeyPatch) -> None:
     def program() -> None:
         network = pulumi.CustomResource("docker:index/network:Network", "n", {"name": "net", "labels": None})
@@ -75,3 +85,64 @@ def test_property_outputs_resolve_to_the_same_values_secrecy_and_dependencies_as
     }
     monkeypatch.setattr(lean, "PINNED_PULUMI", "another version")
     assert outcome() == (lean_outputs, lean_volume)
+
+
+
+class EchoMocks(PlanMocks):
+    """The plan's mocks, but for the resource named `converted` an output only the SDK's serializer
+    converts (a tuple); records the thread each registration runs on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict]:
+        self.threads.add(threading.get_ident())
+        id_, outputs = super().new_resource(args)
+        if args.name == "converted":
+            outputs["pair"] = ("a", 1)
+        return id_, outputs
+
+
+def _registering(token: str, name: str, props: dict) -> pulumi.CustomResource:
+    """A resource whose every property the stack exports, as the program reads it back."""
+    resource = pulumi.CustomResource(token, name, props)
+    pulumi.export(name, pulumi.Output.all(**{key: getattr(resource, key) for key in props}))
+    return resource
+
+
+def test_the_mock_monitor_answers_every_kind_of_value_as_the_sdks_own_round_trip(monkeypatch: pytest.MonkeyPatch) -> None:
+    def program() -> None:
+        password = pulumi.CustomResource(
+            "random:index/randomPassword:RandomPassword", "p", {"length": 12, "result": None},
+            opts=pulumi.ResourceOptions(additional_secret_outputs=["result"]),
+        )
+        secret = password.result  # type: ignore[attr-defined]
+        mixed = _registering("docker:index/container:Container", "mixed", {
+            "envs": ["PLAIN=1", secret.apply(lambda value: f"KEY={value}")],
+            "labels": [{"label": "a", "value": secret}, {"label": "b", "value": None}],
+            "healthcheck": {"tests": ["CMD", "true"], "retries": 3, "interval": 1.5, "gone": None, "on": True},
+            "ports": [None, {"internal": 80}],
+            "image": None,
+        })
+        _registering("docker:index/image:Image", "asset", {"build": pulumi.StringAsset("FROM scratch")})
+        _registering("docker:index/volume:Volume", "reference", {"driver": mixed, "name": "v"})
+        _registering("docker:index/network:Network", "converted", {"name": "n", "pair": None})
+
+    def outcome() -> tuple[dict, list]:
+        mocks = EchoMocks()
+        run = run_program(program, project="p", stack="s", mocks=mocks)
+        assert mocks.threads == {threading.get_ident()}  # the monitor answers on the loop's thread
+        return run.stack_outputs, sorted((r.urn, r.inputs, r.outputs, r.property_dependencies) for r in run.registrations)
+
+    lean_outputs, lean_registrations = outcome()
+    mixed = next(outputs for urn, _, outputs, _ in lean_registrations if urn.endswith("::mixed"))
+    password = mock_secret("p", "random:index/randomPassword:RandomPassword.result")
+    assert mixed["envs"] == {SECRET_SIG: SECRET_VALUE, "value": ["PLAIN=1", f"KEY={password}"]}  # a list holding a secret is one
+    assert mixed["labels"] == {SECRET_SIG: SECRET_VALUE, "value": [{"label": "a", "value": password}, {"label": "b"}]}
+    assert mixed["healthcheck"] == {"tests": ["CMD", "true"], "retries": 3, "interval": 1.5, "on": True}  # nulls dropped
+    assert mixed["ports"] == [None, {"internal": 80}]
+    assert "image" not in mixed
+    assert lean_outputs["converted"]["pair"] == ["a", 1]
+    monkeypatch.setattr(lean, "PINNED_PULUMI", "another version")
+    assert outcome() == (lean_outputs, lean_registrations)
