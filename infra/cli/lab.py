@@ -87,6 +87,9 @@ def up(stack: LabStack = "lab", check: Annotated[bool, typer.Option(help="run th
         f"{len(applied.kept)} kept, {len(applied.removed)} removed",
         highlight=False,
     )
+    for verb, names in (("replaced", applied.replaced), ("removed", applied.removed)):
+        if names:  # a second `make lab` should replace nothing: say what did, so a user can tell why
+            console.print(f"{verb}: " + ", ".join(names), highlight=False)
     timings = {"up total": result.total_seconds, "images": result.image_seconds, "plan": result.plan_seconds, "apply": applied.seconds}
     summary = {"created": applied.created, "replaced": applied.replaced, "kept": len(applied.kept), "removed": applied.removed}
     if check:
