@@ -11,11 +11,17 @@ A head must also arrive within HEAD_SECONDS of the connection opening or of its 
 connection ends): uvicorn has no such clock, so a client trickling a head byte by byte ("slowloris"),
 or opening connections and sending nothing, held them for ever. Between requests on a kept-alive
 connection uvicorn's own keep-alive timeout applies.
+
+A response leaves in one write: uvicorn writes its status line and headers, then its body, and uvloop sends
+each write at once, so every response cost two send calls and woke the client twice (with the loopback
+peer's wake-up paid in the sender's system call). The head is held until the body follows, in the same
+turn of the event loop for a plain response, or until the next turn at the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -32,6 +38,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = HeadWithBody(transport, self.loop)  # type: ignore[assignment]
         self._start_head_clock()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -73,3 +80,44 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         head = b"HTTP/1.1 " + status + b"\r\ncontent-type: text/plain; charset=utf-8\r\n"
         self.transport.write(head + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(reason) + reason)
         self.transport.close()
+
+
+class HeadWithBody:
+    """A transport that holds a response's status line and headers until the next write (its body) or the
+    next turn of the event loop, and sends both in one call; anything else is the wrapped transport's."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif _is_final_head(data):
+            self._head = data
+            self._loop.call_soon(self._flush)
+            return
+        self._transport.write(data)
+
+    def _flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            if not self._transport.is_closing():
+                self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def _is_final_head(data: bytes) -> bool:
+    """A response's status line and headers, not an interim `100 Continue` (the client waits for that one)."""
+    return data.startswith((b"HTTP/1.1 ", b"HTTP/1.0 ")) and data[9:10] != b"1" and data.endswith(b"\r\n\r\n")

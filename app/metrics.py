@@ -49,10 +49,12 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 class MetricsMiddleware:
-    """Pure ASGI middleware (no per-request task) counting requests by their route template."""
+    """Pure ASGI middleware (no per-request task) counting requests by their route template. Each
+    (method, route, status)'s samples are looked up once and kept: `labels()` checks and locks every time."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
+        self._samples: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +72,10 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], route).observe(time.perf_counter() - start)
+            key = (scope["method"], getattr(scope.get("route"), "path", "unmatched"), status)
+            samples = self._samples.get(key)
+            if samples is None:
+                method, route, _ = key
+                samples = self._samples[key] = (HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route))
+            samples[0].inc()
+            samples[1].observe(time.perf_counter() - start)

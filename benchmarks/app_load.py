@@ -356,8 +356,12 @@ def main() -> None:
         else:
             post = asyncio.run(_run("POST /v1/origin/calculations", port, args.clients, calc, 201, args.warmup, duration, first=10**9))
         print(post.line(), post.cpu_line(), sep="\n", flush=True)
-        lookups = [line for line in httpx.get(f"http://{HOST}:{metrics_port}/metrics", timeout=10).text.splitlines() if 'family="calculation"' in line]
-        print("engine-result cache (all POSTs so far, warm-up included):", ", ".join(line.split("{", 1)[1] for line in lookups if not line.startswith("#")))
+        samples = [line for line in httpx.get(f"http://{HOST}:{metrics_port}/metrics", timeout=10).text.splitlines() if not line.startswith("#")]
+        lookups = [line for line in samples if 'family="calculation"' in line]
+        print("engine-result cache (all POSTs so far, warm-up included):", ", ".join(line.split("{", 1)[1] for line in lookups))
+        # wrk counts answers other than 2xx/3xx as errors without saying which; the app's own counter does
+        answers = [line for line in samples if line.startswith("psra_http_requests_total{") and 'route="/v1/origin/calculations"' in line]
+        print("POST answers by status (warm-up included):", ", ".join(line.split("status=", 1)[1] for line in answers))
         if args.generator == "wrk":
             run_wrk("warm-up", port, "/healthz", args.clients, scripts["health"], args.warmup)
             get = run_wrk("GET /healthz", port, "/healthz", args.clients, scripts["health"], duration)

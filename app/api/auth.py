@@ -64,17 +64,20 @@ async def authenticate_first(request: Request) -> None:
         request.state.principal = await verified_principal(request.app.state.services, request.headers.get("authorization"))
 
 
-async def _principal(
-    request: Request, services: ServicesDep, _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+# The dependencies below take the services from the request rather than from `ServicesDep`: each dependency
+# FastAPI resolves costs a pass of its resolver on every request, even when the value is already cached.
+
+
+async def _principal(request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Principal:
     """The caller's principal; `_scheme` only declares the bearer scheme in the OpenAPI document."""
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is not None:
         return principal
-    return await verified_principal(services, request.headers.get("authorization"))
+    return await verified_principal(request.app.state.services, request.headers.get("authorization"))
 
 
-async def _caller(services: Services, principal: Principal, admin_only: bool) -> Caller:
+async def resolve_caller(services: Services, principal: Principal, admin_only: bool) -> Caller:
+    """The caller of `principal`: 403 without the role, and its users row (created on a first request)."""
     settings = services.settings
     is_admin = settings.admin_role in principal.roles
     if not (is_admin or (not admin_only and settings.user_role in principal.roles)):
@@ -86,12 +89,12 @@ async def _caller(services: Services, principal: Principal, admin_only: bool) ->
     return Caller(principal, user_id, is_admin)
 
 
-async def require_user(services: ServicesDep, principal: Annotated[Principal, Depends(_principal)]) -> Caller:
-    return await _caller(services, principal, admin_only=False)
+async def require_user(request: Request, principal: Annotated[Principal, Depends(_principal)]) -> Caller:
+    return await resolve_caller(request.app.state.services, principal, admin_only=False)
 
 
-async def require_admin(services: ServicesDep, principal: Annotated[Principal, Depends(_principal)]) -> Caller:
-    return await _caller(services, principal, admin_only=True)
+async def require_admin(request: Request, principal: Annotated[Principal, Depends(_principal)]) -> Caller:
+    return await resolve_caller(request.app.state.services, principal, admin_only=True)
 
 
 UserCaller = Annotated[Caller, Depends(require_user)]

@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from app.api.auth import Caller, require_admin, require_user
+from app.api.auth import Caller, resolve_caller
 from app.api.services import Services
 from app.security import IdentityProviderUnavailable, InvalidToken, Principal
 from app.web.csrf import FIELD, csrf_problem
@@ -58,7 +58,7 @@ async def _caller(request: Request, admin_only: bool) -> Caller:
     services: Services = request.app.state.services
     principal = await _principal(request, services)
     try:
-        caller = await (require_admin if admin_only else require_user)(services, principal)
+        caller = await resolve_caller(services, principal, admin_only)
     except HTTPException as error:
         role = services.settings.admin_role if admin_only else f"{services.settings.user_role} or {services.settings.admin_role}"
         raise WebError(error.status_code, "Not allowed", f"This page needs the role {role}.") from None

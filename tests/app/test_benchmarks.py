@@ -36,4 +36,5 @@ def test_app_load_prints_latency_throughput_and_cpu_per_request():
     cpu_lines = re.findall(r"CPU ms per request: (.*); total (\d+\.\d+) -> \d+ cores cap throughput near \d+ req/s", output)
     assert len(cpu_lines) == 2, output
     assert "app workers" in cpu_lines[0][0] and "PostgreSQL" in cpu_lines[0][0], output
+    assert re.search(r'^POST answers by status \(warm-up included\): "201"\} [1-9]\d*\.0$', output, re.MULTILINE), output
     assert re.search(r"^target p95 <= 25 ms for POST /v1/origin/calculations: (met|NOT met)", output, re.MULTILINE), output

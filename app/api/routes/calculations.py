@@ -20,7 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Table, select
 
@@ -57,8 +57,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "missing or inva
     responses={**ERRORS, 422: {"description": "invalid input: field path and what is allowed"}},
     summary="Assess a product and store the result as a certificate",
 )
-async def create_calculation(body: AssessmentRequest, caller: UserCaller, services: ServicesDep) -> Response:
-    certificate_id, payload = await _create(services, body, caller.user_id, caller.is_admin)
+async def create_calculation(body: AssessmentRequest, caller: UserCaller, request: Request) -> Response:
+    # the services from the request, not `ServicesDep`: one dependency fewer to resolve on the busiest route
+    certificate_id, payload = await _create(request.app.state.services, body, caller.user_id, caller.is_admin)
     return Response(
         content=payload,
         status_code=status.HTTP_201_CREATED,
