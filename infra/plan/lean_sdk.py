@@ -15,6 +15,11 @@ version runs the SDK untouched (slower, same result). Outside `lean_sdk()` the S
 - `unwrap_type` (Output[T] / Input[T] / Optional[T] -> T), a pure function of a type that the SDK
   recomputes for every property of every resource it serializes: cached per type; likewise the
   name and type tables of a resource or input class (`PER_CLASS`), rebuilt per registration.
+- The type table of a class (`_types_from_py_properties`: `get_type_hints` of every property's
+  getter, the SDK's cache keeps it per class): a plan reads the types of the few properties a
+  resource or input sets, of classes that declare dozens (a container some eighty); each type is
+  worked out when first read (`PropertyTypes`), in the SDK's own way, and a resource's table reads
+  its properties' types before its annotations', as the SDK's merge of the two does.
 - The mock monitor's round trip of each resource (`MockMonitor.RegisterResource`): it turns the
   request's protobuf into Python values for the mocks and their answer back into protobuf through
   the SDK's async serializer, pumping an event loop of its own in the worker thread. The recording
@@ -35,7 +40,8 @@ import asyncio
 import functools
 import gc
 import sys
-from collections.abc import Iterator
+import typing
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import CodeType
 from typing import Any
@@ -57,7 +63,6 @@ PINNED_PULUMI = "3.260.0"
 # Pure functions of a resource or input class (its property names and types), which the SDK
 # rebuilds on every registration; their callers only read the dicts they return.
 PER_CLASS = (
-    "resource_types",
     "resource_pulumi_to_py_names",
     "resource_py_to_pulumi_names",
     "input_type_py_to_pulumi_names",
@@ -116,6 +121,75 @@ def _resolve(
     resources = set(deps) if deps else set()
     resources.add(res)
     data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+
+
+_ABSENT = object()
+
+
+class PropertyTypes(Mapping[str, Any]):
+    """`_types_from_py_properties(cls)` (Pulumi names to the types of the class's property getters),
+    each type worked out when first read; iterating it works out the whole table, as the SDK does."""
+
+    def __init__(self, cls: type) -> None:
+        self._cls = cls
+        self._props: dict[str, list[property]] = {}
+        for _, pulumi_name, prop in pulumi_types._py_properties(cls):
+            self._props.setdefault(pulumi_name, []).append(prop)
+        self._known: dict[str, Any] = {}
+        self._globalns: dict[str, Any] | None = None
+
+    def _type(self, name: str) -> Any:
+        """As the SDK's loop leaves `name`: the last getter with a return hint that is not `Output`."""
+        if name not in self._known:
+            if self._globalns is None and name in self._props:
+                self._globalns = pulumi_types._globals_for_cls(self._cls)
+            found = _ABSENT
+            for prop in self._props.get(name, ()):
+                hint = typing.get_type_hints(prop.fget, globalns=self._globalns, localns={"Output": Output, "T": type(None)}).get("return")
+                if hint is not None and (typ := pulumi_types.unwrap_type(hint)) is not Output:
+                    found = typ
+            self._known[name] = found
+        return self._known[name]
+
+    def __getitem__(self, name: str) -> Any:
+        typ = self._type(name)
+        if typ is _ABSENT:
+            raise KeyError(name)
+        return typ
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_SHIPPED["_types_from_py_properties"](self._cls))
+
+    def __len__(self) -> int:
+        return len(_SHIPPED["_types_from_py_properties"](self._cls))
+
+
+class ResourceTypes(Mapping[str, Any]):
+    """`resource_types(cls)`: the types of the resource's annotations, then of its property getters
+    (which win, as in the SDK's merge), each read when first asked for."""
+
+    def __init__(self, cls: type) -> None:
+        self._cls = cls
+        self._annotations = pulumi_types._types_from_annotations(cls)
+        self._properties = _property_types(cls)
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self._properties[name]
+        except KeyError:
+            return self._annotations[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_SHIPPED["resource_types"](self._cls))
+
+    def __len__(self) -> int:
+        return len(_SHIPPED["resource_types"](self._cls))
+
+
+# The SDK's own type tables, for a whole one (set by `lean_sdk`, which alone hands these out).
+_SHIPPED: dict[str, Any] = {}
+# Per class for the whole process, as the SDK's own cache of the table.
+_property_types = functools.cache(PropertyTypes)
 
 
 class _SdkOnly(Exception):
@@ -227,6 +301,9 @@ def lean_sdk() -> Iterator[None]:
     }
     for name in PER_CLASS:
         shims[pulumi_types, name] = functools.cache(getattr(pulumi_types, name))
+    shims[pulumi_types, "_types_from_py_properties"] = _property_types
+    shims[pulumi_types, "resource_types"] = functools.cache(ResourceTypes)
+    _SHIPPED.update(_types_from_py_properties=pulumi_types._types_from_py_properties, resource_types=pulumi_types.resource_types)
     shipped = {target: getattr(*target) for target in shims}
     collecting = gc.isenabled()
     for (module, name), shim in shims.items():

@@ -6,6 +6,8 @@ import gc
 import threading
 
 import pulumi
+import pulumi_docker
+import pulumi_vault
 import pytest
 from pulumi import _types as pulumi_types
 from pulumi.runtime import mocks as pulumi_mocks
@@ -31,6 +33,8 @@ def sdk() -> tuple[object, ...]:
         pulumi_types.unwrap_type,
         pulumi_resource_runtime.create_urn,
         pulumi_resource_runtime._get_stack_trace,
+        pulumi_types._types_from_py_properties,
+        pulumi_types.resource_types,
         *(getattr(pulumi_types, name) for name in lean.PER_CLASS),
     )
 
@@ -146,3 +150,47 @@ def test_the_mock_monitor_answers_every_kind_of_value_as_the_sdks_own_round_trip
     assert lean_outputs["converted"]["pair"] == ["a", 1]
     monkeypatch.setattr(lean, "PINNED_PULUMI", "another version")
     assert outcome() == (lean_outputs, lean_registrations)
+
+
+
+class Getters(pulumi.CustomResource):
+    """Getters the SDK's table leaves out: `Output` without a type."""
+
+    @property
+    @pulumi.getter(name="kept")
+    def kept(self) -> pulumi.Output[str]: ...
+
+    @property
+    @pulumi.getter(name="bare")
+    def bare(self) -> pulumi.Output: ...  # type: ignore[type-arg]
+
+
+class MoreGetters(Getters):
+    """The same Pulumi names again: one without a return type (the base's stays), one typed."""
+
+    @property
+    @pulumi.getter(name="kept")
+    def kept_again(self): ...  # type: ignore[no-untyped-def]
+
+    @property
+    @pulumi.getter(name="bare")
+    def bare_again(self) -> pulumi.Output[int]: ...
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [Getters, MoreGetters, pulumi_docker.Container, pulumi_docker.ContainerPortArgs, pulumi_docker.outputs.ContainerHealthcheck, pulumi_vault.database.SecretsMount, pulumi.CustomResource],
+)
+def test_type_tables_read_one_property_at_a_time_hold_what_the_sdks_whole_tables_hold(cls: type) -> None:
+    shipped_properties, shipped_resource = pulumi_types._types_from_py_properties, pulumi_types.resource_types
+    with lean.lean_sdk():
+        lazy = lean.PropertyTypes(cls)
+        first = next(iter(shipped_properties(cls)), None)
+        if first is not None:  # one property read before the table is whole: its type alone
+            assert lazy[first] == shipped_properties(cls)[first] and len(lazy._known) == 1
+        assert "no such property" not in lazy and lazy.get("no such property") is None
+        assert dict(lazy) == shipped_properties(cls)
+        if issubclass(cls, Getters):
+            assert lazy["kept"] is str and lazy.get("bare") is {MoreGetters: int}.get(cls)
+        if issubclass(cls, pulumi.Resource):
+            assert dict(lean.ResourceTypes(cls)) == shipped_resource(cls)
