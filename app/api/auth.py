@@ -76,6 +76,15 @@ async def _principal(request: Request, _scheme: Annotated[HTTPAuthorizationCrede
     return await verified_principal(request.app.state.services, request.headers.get("authorization"))
 
 
+async def principal_of(request: Request) -> Principal:
+    """What the `_principal` dependency gives, its override included (the local mode's, which takes no
+    parameters), for routes that resolve their caller without FastAPI's dependency resolution."""
+    override = request.app.dependency_overrides.get(_principal)
+    if override is not None:
+        return await override()  # type: ignore[no-any-return]
+    return await _principal(request, None)
+
+
 async def resolve_caller(services: Services, principal: Principal, admin_only: bool) -> Caller:
     """The caller of `principal`: 403 without the role, and its users row (created on a first request)."""
     settings = services.settings

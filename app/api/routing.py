@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from app.api.auth import authenticate_first
+from app.api.auth import authenticate_first, principal_of, resolve_caller
 from app.api.json_body import parse_json
 
 
@@ -33,6 +33,25 @@ class ApiRoute(APIRoute):
 
         async def authenticated_handler(request: Request) -> Response:
             await authenticate_first(request)
+            await self.before_body(request)
             return await handler(BoundedJSONRequest(request.scope, request.receive))
 
         return authenticated_handler
+
+    async def before_body(self, request: Request) -> None:
+        """What the route checks between the token and the body: nothing more here."""
+
+
+class UserFirstRoute(ApiRoute):
+    """A route whose endpoint takes its caller (a psra-user or psra-admin) from `request.state.caller`, resolved
+    here before the body is read, instead of from the `UserCaller` dependency: FastAPI resolves that chain
+    (caller, principal, bearer scheme) with ~80 µs of bookkeeping a request, a twentieth of a stored
+    calculation's CPU. The answers are the dependency's: 403 without the role (now also ahead of a body that
+    is not JSON), and the caller's users row. The endpoint declares the bearer scheme in its `openapi_extra`
+    (BEARER_SECURITY), which the dependency gave the OpenAPI document."""
+
+    async def before_body(self, request: Request) -> None:
+        request.state.caller = await resolve_caller(request.app.state.services, await principal_of(request), admin_only=False)
+
+
+BEARER_SECURITY = {"security": [{"HTTPBearer": []}]}

@@ -15,6 +15,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from app.api.main import create_app
+from app.api.routes import calculations
+from app.api.routing import UserFirstRoute
 from app.metrics import metrics_registry
 from app.openbao import SecretsError
 from tests.app.cases import material, request
@@ -285,6 +287,18 @@ class TestAuthentication:
     def test_user_without_psra_role_is_forbidden(self, api, psra_realm):
         response = api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("dave"))
         assert response.status_code == 403 and "psra-user" in response.json()["detail"]
+
+    def test_user_without_psra_role_is_forbidden_before_the_body_is_read(self, api, psra_realm):
+        # app/api/routing.py UserFirstRoute: the role is checked between the token and the body
+        headers = psra_realm.headers("dave") | {"Content-Type": "application/json"}
+        response = api.post("/v1/origin/calculations", content=b'{"not json', headers=headers)
+        assert response.status_code == 403 and "psra-user" in response.json()["detail"]
+
+    def test_calculations_are_stored_without_resolving_a_dependency(self, api, psra_realm):
+        route = next(route for route in calculations.router.routes if route.name == "create_calculation")
+        assert isinstance(route, UserFirstRoute) and route.dependant.dependencies == []
+        response = api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice"))
+        assert response.status_code == 201 and response.headers["location"] == f"/v1/origin/calculations/{response.json()['id']}"
 
     def test_audit_logs_are_for_admins_only(self, api, psra_realm):
         api.post("/v1/origin/calculations", json=MOTOR, headers=psra_realm.headers("alice"))
