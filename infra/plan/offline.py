@@ -41,6 +41,7 @@ from infra.plan.document import (
     is_secret,
 )
 from infra.plan.engine import engine_problems
+from infra.plan.lazy_providers import subpackages_by_name
 from infra.plan.lean_sdk import lean_sdk, register_resource
 from infra.plan.record import PlanRun, Registration
 from infra.spec import load
@@ -238,7 +239,7 @@ def run_program(
             asyncio.set_event_loop(None)
             loop.close()
 
-    with lean_sdk():
+    with lean_sdk(), subpackages_by_name():
         contextvars.Context().run(run)
     return PlanRun(project=project, stack=stack, registrations=list(monitor.registrations.values()), stack_outputs=monitor.stack_outputs)
 
