@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import sys
 import threading
+import types
 
 import pulumi
 import pulumi_docker
@@ -194,3 +196,29 @@ def test_type_tables_read_one_property_at_a_time_hold_what_the_sdks_whole_tables
             assert lazy["kept"] is str and lazy.get("bare") is {MoreGetters: int}.get(cls)
         if issubclass(cls, pulumi.Resource):
             assert dict(lean.ResourceTypes(cls)) == shipped_resource(cls)
+
+
+def _getters_module(name: str, target: str, monkeypatch: pytest.MonkeyPatch) -> type:
+    """A module whose `Target` is `target`'s type, with a class whose getter returns `Output['Target']`."""
+    module = types.ModuleType(name)
+    monkeypatch.setitem(sys.modules, name, module)
+    exec(  # noqa: S102 - the test's own source
+        f"import pulumi\nTarget = {target}\n"
+        "class Holder(pulumi.CustomResource):\n"
+        "    @property\n"
+        "    @pulumi.getter(name='value')\n"
+        "    def value(self) -> pulumi.Output['Target']: ...\n",
+        module.__dict__,
+    )
+    return module.Holder
+
+
+def test_a_return_hint_worked_out_once_is_shared_only_by_classes_of_the_same_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Output['Target']` is one annotation object in both modules (typing caches it), with two meanings."""
+    texts, numbers, more_texts = (_getters_module(f"lean_hints_{n}", t, monkeypatch) for n, t in (("a", "str"), ("b", "int"), ("a", "str")))
+    with lean.lean_sdk():
+        assert lean.PropertyTypes(texts)["value"] is str
+        assert lean.PropertyTypes(numbers)["value"] is int
+        assert lean.PropertyTypes(more_texts)["value"] is str
+        assert pulumi_types._types_from_py_properties(numbers) == {"value": int}
+    assert lean._RETURN_HINTS[(texts.value.fget.__annotations__["return"], lean.PropertyTypes(texts)._modules)] == pulumi.Output[str]
