@@ -12,6 +12,10 @@ version runs the SDK untouched (slower, same result). Outside `lean_sdk()` the S
 - Four futures and a task per property of every resource (`transfer_properties`: an `Output` that
   awaits its value, known, secret and dependency futures in turn): one future holding the same
   resolved data instead, as the SDK already makes a resource's `urn` and `id`.
+- `serialize_property` of a plain str, int, float, bool or None: the SDK checks it against a
+  dozen kinds of value (a resource, an asset, an output, an input type...) before it returns it as
+  it is; the shim returns it at once (a return_protobuf_value call, and any other value, still
+  takes the SDK's path).
 - `unwrap_type` (Output[T] / Input[T] / Optional[T] -> T), a pure function of a type that the SDK
   recomputes for every property of every resource it serializes: cached per type; likewise the
   name and type tables of a resource or input class (`PER_CLASS`), rebuilt per registration.
@@ -69,6 +73,10 @@ PER_CLASS = (
     "resource_py_to_pulumi_names",
     "input_type_py_to_pulumi_names",
 )
+
+
+# Values `rpc.serialize_property` returns as they are, after a dozen type checks that all fail.
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
 
 
 def _nested_code(function: Any, name: str) -> CodeType:
@@ -302,6 +310,7 @@ def lean_sdk() -> Iterator[None]:
         yield
         return
     create_urn = pulumi_resource_runtime.create_urn
+    serialize_property = pulumi_rpc.serialize_property
     unwrap_type = pulumi_types.unwrap_type
     do_register = _nested_code(pulumi_resource_runtime.register_resource, "do_register")
     no_urn = _NoUrn()
@@ -311,6 +320,31 @@ def lean_sdk() -> Iterator[None]:
         if sys._getframe(1).f_code is do_register:
             return no_urn
         return create_urn(*args, **kwargs)
+
+    async def lean_serialize_property(  # the SDK's signature
+        value: Any,
+        deps: Any,
+        property_key: Any,
+        resource_obj: Any = None,
+        input_transformer: Any = None,
+        typ: Any = None,
+        keep_output_values: bool = False,
+        exclude_resource_refs_from_deps: bool = False,
+        return_protobuf_value: bool = False,
+    ) -> Any:
+        if type(value) in _AS_THEY_ARE and not return_protobuf_value:
+            return value
+        return await serialize_property(
+            value,
+            deps,
+            property_key,
+            resource_obj,
+            input_transformer,
+            typ,
+            keep_output_values,
+            exclude_resource_refs_from_deps,
+            return_protobuf_value=return_protobuf_value,
+        )
 
     def lean_unwrap_type(val: Any) -> Any:
         try:
@@ -322,6 +356,7 @@ def lean_sdk() -> Iterator[None]:
         (pulumi_resource_runtime, "_get_stack_trace"): source_pb2.StackTrace,
         (pulumi_resource_runtime, "create_urn"): lean_create_urn,
         (pulumi_rpc, "transfer_properties"): _transfer_properties,
+        (pulumi_rpc, "serialize_property"): lean_serialize_property,
         (pulumi_types, "unwrap_type"): lean_unwrap_type,
     }
     for name in PER_CLASS:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import enum
 import gc
+import inspect
 import sys
 import threading
 import types
@@ -11,6 +14,7 @@ import pulumi
 import pulumi_docker
 import pulumi_vault
 import pytest
+from google.protobuf import struct_pb2
 from pulumi import _types as pulumi_types
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource_runtime
@@ -32,6 +36,7 @@ def sdk() -> tuple[object, ...]:
     """Every SDK function the shims replace, as the SDK has it now."""
     return (
         pulumi_rpc.transfer_properties,
+        pulumi_rpc.serialize_property,
         pulumi_types.unwrap_type,
         pulumi_resource_runtime.create_urn,
         pulumi_resource_runtime._get_stack_trace,
@@ -222,3 +227,36 @@ def test_a_return_hint_worked_out_once_is_shared_only_by_classes_of_the_same_mod
         assert lean.PropertyTypes(more_texts)["value"] is str
         assert pulumi_types._types_from_py_properties(numbers) == {"value": int}
     assert lean._RETURN_HINTS[(texts.value.fget.__annotations__["return"], lean.PropertyTypes(texts)._modules)] == pulumi.Output[str]
+
+
+class Colour(str, enum.Enum):
+    RED = "red"
+
+
+def test_plain_values_serialize_as_the_sdk_serializes_them_and_the_shim_takes_the_sdks_arguments() -> None:
+    shipped = pulumi_rpc.serialize_property
+    values = ["text", "", 3, 2.5, True, None, Colour.RED, [1, "a"], {"key": ["v", None]}]
+
+    async def serialize_all(serialize: object) -> list[object]:
+        deps: list[pulumi.Resource] = []
+        return [
+            *[await serialize(value, deps, "key") for value in values],  # type: ignore[operator]
+            *[await serialize(value, deps, "key", None, None, None, False, False, True) for value in ("text", 3, None)],  # type: ignore[operator]
+        ]
+
+    def serialized() -> list[object]:
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(serialize_all(pulumi_rpc.serialize_property))
+        finally:
+            loop.close()
+
+    expected = serialized()
+    with lean.lean_sdk():
+        shim = pulumi_rpc.serialize_property
+        assert shim is not shipped
+        assert serialized() == expected
+    assert [(p.name, p.kind, p.default) for p in inspect.signature(shim).parameters.values()] == [
+        (p.name, p.kind, p.default) for p in inspect.signature(shipped).parameters.values()
+    ]
+    assert expected[:7] == ["text", "", 3, 2.5, True, None, "red"] and isinstance(expected[-1], struct_pb2.Value)
