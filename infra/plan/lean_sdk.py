@@ -15,7 +15,8 @@ version runs the SDK untouched (slower, same result). Outside `lean_sdk()` the S
 - `serialize_property` of a plain str, int, float, bool or None: the SDK checks it against a
   dozen kinds of value (a resource, an asset, an output, an input type...) before it returns it as
   it is; the shim returns it at once (a return_protobuf_value call, and any other value, still
-  takes the SDK's path).
+  takes the SDK's path). Likewise `contains_unknowns` (asked of every output value): such a value
+  is no unknown, nor holds one.
 - `unwrap_type` (Output[T] / Input[T] / Optional[T] -> T), a pure function of a type that the SDK
   recomputes for every property of every resource it serializes: cached per type; likewise the
   name and type tables of a resource or input class (`PER_CLASS`), rebuilt per registration.
@@ -311,6 +312,7 @@ def lean_sdk() -> Iterator[None]:
         return
     create_urn = pulumi_resource_runtime.create_urn
     serialize_property = pulumi_rpc.serialize_property
+    contains_unknowns = pulumi_rpc.contains_unknowns
     unwrap_type = pulumi_types.unwrap_type
     do_register = _nested_code(pulumi_resource_runtime.register_resource, "do_register")
     no_urn = _NoUrn()
@@ -346,6 +348,9 @@ def lean_sdk() -> Iterator[None]:
             return_protobuf_value=return_protobuf_value,
         )
 
+    def lean_contains_unknowns(val: Any) -> bool:
+        return type(val) not in _AS_THEY_ARE and contains_unknowns(val)
+
     def lean_unwrap_type(val: Any) -> Any:
         try:
             return cached_unwrap(val)
@@ -357,6 +362,7 @@ def lean_sdk() -> Iterator[None]:
         (pulumi_resource_runtime, "create_urn"): lean_create_urn,
         (pulumi_rpc, "transfer_properties"): _transfer_properties,
         (pulumi_rpc, "serialize_property"): lean_serialize_property,
+        (pulumi_rpc, "contains_unknowns"): lean_contains_unknowns,
         (pulumi_types, "unwrap_type"): lean_unwrap_type,
     }
     for name in PER_CLASS:

@@ -37,6 +37,7 @@ def sdk() -> tuple[object, ...]:
     return (
         pulumi_rpc.transfer_properties,
         pulumi_rpc.serialize_property,
+        pulumi_rpc.contains_unknowns,
         pulumi_types.unwrap_type,
         pulumi_resource_runtime.create_urn,
         pulumi_resource_runtime._get_stack_trace,
@@ -260,3 +261,12 @@ def test_plain_values_serialize_as_the_sdk_serializes_them_and_the_shim_takes_th
         (p.name, p.kind, p.default) for p in inspect.signature(shipped).parameters.values()
     ]
     assert expected[:7] == ["text", "", 3, 2.5, True, None, "red"] and isinstance(expected[-1], struct_pb2.Value)
+
+
+def test_a_plain_value_holds_no_unknown_and_any_other_is_asked_of_the_sdk() -> None:
+    unknown = pulumi.output.UNKNOWN
+    values = ["text", 3, 2.5, False, None, Colour.RED, unknown, [1, unknown], {"a": {"b": unknown}}, {"a": [1]}]
+    expected = [pulumi_rpc.contains_unknowns(value) for value in values]
+    with lean.lean_sdk():
+        assert [pulumi_rpc.contains_unknowns(value) for value in values] == expected
+    assert expected == [False] * 6 + [True] * 3 + [False]
