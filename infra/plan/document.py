@@ -192,57 +192,7 @@ def _ordered(resources: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def dumps(document: dict[str, Any]) -> str:
-    """`json.dumps(document, indent=2, sort_keys=True)` and a newline, at twice its speed: with an
-    indent, `json` encodes in Python, each piece passing up through a generator per level of
-    nesting; here each is appended once. A value that is not a JSON tree of str keys (a tuple, a
-    subclass, a cycle) is left to `json`."""
-    try:
-        return _indented(document) + "\n"
-    except (TypeError, RecursionError):
-        return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
-_WORDS = {None: "null", True: "true", False: "false"}
-
-
-def _indented(document: Any) -> str:
-    pieces: list[str] = []
-    append, string = pieces.append, json.encoder.encode_basestring_ascii
-
-    def encode(value: Any, indent: str) -> None:
-        kind = type(value)
-        if kind is str:
-            append(string(value))
-        elif kind is dict or kind is list:
-            if not value:
-                append("{}" if kind is dict else "[]")
-                return
-            inner, separator = indent + "  ", "\n"
-            append("{" if kind is dict else "[")
-            if kind is dict:
-                for key in sorted(value):
-                    if type(key) is not str:
-                        raise TypeError(key)
-                    append(f"{separator}{inner}{string(key)}: ")
-                    encode(value[key], inner)
-                    separator = ",\n"
-            else:
-                for item in value:
-                    append(separator + inner)
-                    encode(item, inner)
-                    separator = ",\n"
-            append(f"\n{indent}{'}' if kind is dict else ']'}")
-        elif value is None or kind is bool:
-            append(_WORDS[value])
-        elif kind is int:
-            append(int.__repr__(value))
-        elif kind is float:
-            append(json.dumps(value))
-        else:
-            raise TypeError(kind)
-
-    encode(document, "")
-    return "".join(pieces)
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 class ExportError(ValueError):
     """The file is not a version-3 stack export."""
