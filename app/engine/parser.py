@@ -169,10 +169,16 @@ class _Unchanged:
         self.position = position
 
 
+# the ways the annexes write a code: chapter 85, heading 8503 or 85.03, subheading 850300 or 8503.00
+_CODE_FORMS = re.compile(r"\d{2}|\d{4}|\d{6}|\d{2}\.\d{2}|\d{4}\.\d{2}")
+
+
 def _code(token: Token) -> str:
     digits = str(token).replace(".", "")
     if len(digits) not in (2, 4, 6):
         raise _SemanticError(token.start_pos or 0, f"HS code {token!s} must have 2, 4 or 6 digits")
+    if not _CODE_FORMS.fullmatch(str(token)):  # "85.0.3" is no heading the law writes; it is not read as 8503
+        raise _SemanticError(token.start_pos or 0, f"HS code {token!s} is written 8503 or 85.03 (heading), 850300 or 8503.00 (subheading)")
     return digits
 
 

@@ -60,6 +60,11 @@ def test_keywords_are_case_insensitive_and_text_is_canonical():
     assert parse_rule(node.text()) == node
 
 
+@pytest.mark.parametrize(("written", "digits"), [("85", "85"), ("8503", "8503"), ("85.03", "8503"), ("850300", "850300"), ("8503.00", "850300")])
+def test_every_way_the_annexes_write_a_code_is_read(written, digits):
+    assert parse_rule(f"CC except from {written}") == parse_rule(f"CC except from {digits}")
+
+
 def test_restricted_maxnom_and_operation():
     node = parse_rule("MaxNOM 10% (EXW) of 8503 and OP(chemical_reaction)")
     assert node == AllOf((MaxNom(D("10"), CodeSet((CodeRange("8503", "8503"),))), Operation("chemical_reaction")))
@@ -71,6 +76,10 @@ def test_restricted_maxnom_and_operation():
     [
         ("CTH except 8503", 12, "expected 'from'"),
         ("CTH except from 850", 17, "must have 2, 4 or 6 digits"),
+        # four digits, but not as the law writes a heading: it was read as 8503
+        ("CTH except from 85.0.3", 17, "is written 8503 or 85.03 (heading), 850300 or 8503.00 (subheading)"),
+        ("CTH except from 850.3", 17, "is written 8503 or 85.03"),
+        ("CTSH except from 85.03.00", 18, "is written 8503 or 85.03"),
         ("CTH except from 8505-8501", 17, "runs backwards"),
         ("CTH except from 85-8501", 20, "different lengths"),
         ("MaxNOM 150% (EXW)", 8, "at most 100"),
