@@ -53,7 +53,7 @@ def cache_dir(base: Path | None = None) -> Path | None:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     options = repr(sorted((key, getattr(value, "__name__", value)) for key, value in OPTIONS.items()))
     tag = hashlib.sha256(f"{jinja2.__version__}|{options}".encode()).hexdigest()[:16]
-    directory = base / "sevensa" / f"jinja2-{tag}"
+    directory = base / "sevensa-platform" / f"jinja2-{tag}"  # beside the Keycloak and Pulumi CLI caches
     try:
         directory.mkdir(mode=stat.S_IRWXU, parents=True, exist_ok=True)
         info = directory.lstat()

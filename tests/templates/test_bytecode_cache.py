@@ -61,6 +61,6 @@ def test_the_project_environment_keeps_its_cache_in_the_user_cache_dir(tmp_path:
     try:
         env = templates.environment()
         assert isinstance(env.bytecode_cache, UserBytecodeCache)
-        assert Path(env.bytecode_cache.directory).parent == tmp_path / "sevensa"
+        assert Path(env.bytecode_cache.directory).parent == tmp_path / "sevensa-platform"
     finally:
         templates.environment.cache_clear()
