@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -105,7 +105,25 @@ def submit(driver: WebDriver, button: WebElement, timeout: float = 20) -> None:
     looking at the answer right after the click races the navigation (it failed under load)."""
     page = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(driver, timeout).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, timeout).until(lambda _: is_gone(page))
+
+
+NODE_DETACHED = "does not belong to the document"
+
+
+def is_gone(element: WebElement) -> bool:
+    """Whether `element`'s page has been replaced. Selenium's `staleness_of` knows only the stale-
+    element error; Chromium answers a node of a page that is being torn down with an inspector error
+    instead ("Node with given id does not belong to the document"), which means the same thing."""
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if NODE_DETACHED in (error.msg or ""):
+            return True
+        raise
+    return False
 
 
 def submit_calculation(driver: WebDriver) -> None:
