@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components import openbao_server
 from components.monitoring import Monitoring, MonitoringArgs, ScrapeJob
 from infra.spec.models import PlatformSpec
 from stacks.apps import openbao_fields
@@ -34,7 +35,7 @@ METRICS: dict[str, MetricsEndpoint] = {
     "traefik": MetricsEndpoint(8082),
     "oauth2-proxy": MetricsEndpoint(44180),
     "keycloak": MetricsEndpoint(9000),  # Keycloak's management port (KC_METRICS_ENABLED)
-    "openbao": MetricsEndpoint(8200, "/v1/sys/metrics", {"format": ("prometheus",)}),
+    "openbao": MetricsEndpoint(openbao_server.METRICS_PORT, "/v1/sys/metrics", {"format": ("prometheus",)}),  # its metrics-only listener
     "psra-api": MetricsEndpoint(9464),  # the bundled app serves metrics on its internal port only (app/metrics.py)
     "rentguy-api": MetricsEndpoint(8000),
     "wpcs-api": MetricsEndpoint(8000),

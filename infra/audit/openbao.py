@@ -98,6 +98,9 @@ def _listener(container: Container, r: Resources) -> Iterator[str]:
     if config is None:
         yield f"OpenBao {container.name}: the server HCL does not parse"
         return
+    traefik = r.view(TraefikConfig)
+    routers = [router for router in traefik.routers if router.urn == container.urn]
+    routed_ports = {str(container.labels.get(f"traefik.http.services.{router.service}.loadbalancer.server.port")) for router in routers}
     for kind, listener in blocks(config, "listener"):
         if kind != "tcp":
             continue
@@ -107,9 +110,11 @@ def _listener(container: Container, r: Resources) -> Iterator[str]:
                 yield f"OpenBao {container.name} serves plain HTTP and is reachable on non-internal network(s) {', '.join(outside)}"
         elif str(listener.get("tls_min_version", "tls12")) not in {"tls12", "tls13"}:
             yield f"OpenBao {container.name} accepts {listener.get('tls_min_version')} (want tls12 or newer)"
-    traefik = r.view(TraefikConfig)
-    for router in traefik.routers:
-        if router.urn == container.urn and not traefik.has(router, "forwardauth"):
+        port = str(listener.get("address", "")).rpartition(":")[2]
+        if port in routed_ports and any(truthy(v) for v in find_values(listener, "unauthenticated_metrics_access")):
+            yield f"OpenBao {container.name} serves /v1/sys/metrics without a token on its routed listener (port {port})"
+    for router in routers:
+        if not traefik.has(router, "forwardauth"):
             yield f"router {router.name} serves OpenBao without forward-auth"
 
 
@@ -323,8 +328,9 @@ RULES: tuple[Rule, ...] = (
     openbao_rule(
         "BAO-02",
         Severity.MEDIUM,
-        "TLS listener or internal-only; route protected",
-        "keep OpenBao on internal networks (or enable TLS ≥ 1.2) and put its router behind forward-auth",
+        "TLS listener or internal-only; route protected, metrics not public",
+        "keep OpenBao on internal networks (or enable TLS ≥ 1.2), put its router behind forward-auth, and serve "
+        "token-less metrics only on a listener Traefik does not route to",
         "OpenBao tcp listener docs",
         _listener,
     ),

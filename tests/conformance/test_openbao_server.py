@@ -37,7 +37,7 @@ from infra.spec.openbao_policy import (
     PROVISIONER_ROLE,
 )
 from tests.harness import spec_for
-from tests.servers._process import LOOPBACK, ServerProcess, free_port_pair
+from tests.servers._process import LOOPBACK, ServerProcess, free_port, free_port_pair
 from tests.servers.openbao import find_bao_binary
 from tests.servers.pulumi_cli import PulumiProject
 
@@ -56,6 +56,7 @@ class RealServer:
     audit_file: Path
     config: str
     startup_seconds: float
+    metrics_addr: str  # the metrics-only listener
 
 
 @contextlib.contextmanager
@@ -65,9 +66,13 @@ def running_real_openbao(workdir: Path) -> Iterator[RealServer]:
     moved = tuple(
         VolumeMount(volume=m.volume, container_path=str(workdir / m.volume), read_only=m.read_only) for m in service.volumes
     )
-    port = free_port_pair()
+    port, metrics_port = free_port_pair(), free_port()
     config = server_config(
-        service.model_copy(update={"volumes": moved}), f"http://{LOOPBACK}:{port}", f"{LOOPBACK}:{port}", f"http://{LOOPBACK}:{port + 1}"
+        service.model_copy(update={"volumes": moved}),
+        f"http://{LOOPBACK}:{port}",
+        f"{LOOPBACK}:{port}",
+        f"http://{LOOPBACK}:{port + 1}",
+        f"{LOOPBACK}:{metrics_port}",
     )
     config_file = workdir / "openbao.hcl"
     config_file.write_text(config)
@@ -86,6 +91,7 @@ def running_real_openbao(workdir: Path) -> Iterator[RealServer]:
             audit_file=workdir / AUDIT_VOLUME / "audit.log",
             config=config,
             startup_seconds=time.monotonic() - started,
+            metrics_addr=f"http://{LOOPBACK}:{metrics_port}",
         )
     finally:
         process.stop()
@@ -124,7 +130,6 @@ def test_rendered_config_declares_raft_storage_and_audit_devices(real_openbao: R
     assert f'storage "raft" {{\n  path    = "{real_openbao.storage}"' in real_openbao.config
     assert 'audit "file" "file"' in real_openbao.config and 'audit "file" "stdout"' in real_openbao.config
     assert "tls_disable = true" in real_openbao.config  # TLS at Traefik; see BAO-02 note in the template
-    assert "unauthenticated_metrics_access = true" in real_openbao.config  # Prometheus holds no token (the lab's up == 1 check)
 
 
 def test_readiness_gate_names_the_missing_bootstrap_step(real_openbao: RealServer, conformance_openbao) -> None:
@@ -212,6 +217,17 @@ def test_audit_devices_from_the_config_log_every_request(real_openbao: RealServe
     assert token not in text and "audit-me" not in text  # values are HMAC'd in the audit log
     assert oct(real_openbao.audit_file.stat().st_mode & 0o777) == "0o600"
     assert any(real_openbao.storage.rglob("*")), "file storage wrote nothing"
+
+
+def test_metrics_need_no_token_on_the_metrics_listener_only(real_openbao: RealServer) -> None:
+    """Prometheus holds no token (the lab's up == 1 check); the API listener, the one Traefik routes
+    vault.<domain> to, keeps /v1/sys/metrics behind a token like every other path."""
+    assert bootstrap.seal_state(real_openbao.addr).sealed is False  # unsealed by the init test above
+    params = {"format": "prometheus"}
+    scraped = httpx.get(f"{real_openbao.metrics_addr}/v1/sys/metrics", params=params, timeout=5)
+    assert scraped.status_code == 200 and "# TYPE go_goroutines gauge" in scraped.text
+    routed = httpx.get(f"{real_openbao.addr}/v1/sys/metrics", params=params, timeout=5)
+    assert routed.status_code == 403 and "# TYPE" not in routed.text  # permission denied
 
 
 def test_bootstrap_cli_unseals_provisions_and_revokes_the_root_token(tmp_path: Path, gnupg_home, pulumi_project: PulumiProject) -> None:

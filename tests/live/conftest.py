@@ -2,7 +2,8 @@
 
 The engine is installed and started by `scripts/install-docker.sh` when absent; a test that
 needs it fails loudly when it cannot be had. `live_lab` brings the lab stack up (converging:
-fast when it is up already) and gives the plan it was made from beside the engine.
+fast when it is up already) and gives the plan it was made from beside the engine; a lab the
+tests brought up is taken down when they end (volumes included), one that was up before is left.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import io
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
 from infra.ops.lab import checks, lab
+from infra.ops.lab.state import LabState
 
 BUSYBOX_IMAGE = "sevensa-lab-test/busybox:1"
 BUSYBOX = Path("/usr/bin/busybox")
@@ -53,13 +56,18 @@ def busybox_image(engine: docker.DockerClient) -> str:
 
 
 @pytest.fixture(scope="session")
-def live_lab(engine: docker.DockerClient) -> checks.LiveLab:
+def live_lab(engine: docker.DockerClient) -> Iterator[checks.LiveLab]:
     """The lab stack, up (converged) on the engine, with its plan."""
+    was_up = LabState(lab.DEFAULT_STACK).secrets_file.exists()  # `lab down` removes it
     try:
         result = lab.up(lab.DEFAULT_STACK, engine=False)
     except Exception as exc:  # noqa: BLE001 - the lab must come up: fail loudly with why
+        if not was_up:
+            lab.down(lab.DEFAULT_STACK)
         pytest.fail(f"the lab did not come up: {type(exc).__name__}: {exc}")
-    return checks.LiveLab(engine, result.document, lab=lab.DEFAULT_STACK)
+    yield checks.LiveLab(engine, result.document, lab=lab.DEFAULT_STACK)
+    if not was_up:
+        lab.down(lab.DEFAULT_STACK)
 
 
 def assert_passed(result: checks.CheckResult) -> None:

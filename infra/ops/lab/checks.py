@@ -453,13 +453,15 @@ def in_container(lab: LiveLab, name: str, url: str) -> str:
 
 
 def prometheus_targets_up(lab: LiveLab) -> CheckResult:
-    """Every declared scrape target answers: `up == 1` for each."""
+    """Every declared scrape target answers: `up == 1` for each. Read from the targets Prometheus scrapes
+    now, not from a query of `up`: a target dropped by a config change (a port that moved) keeps its
+    last `up` sample visible for five minutes after a restart."""
     import json
 
     deadline, problems, targets = time.monotonic() + 90, ["no answer"], {}
     while time.monotonic() < deadline:
-        result = json.loads(in_container(lab, PROMETHEUS, "http://127.0.0.1:9090/api/v1/query?query=up"))["data"]["result"]
-        targets = {f"{r['metric']['job']}/{r['metric']['instance']}": r["value"][1] for r in result}
+        active = json.loads(in_container(lab, PROMETHEUS, "http://127.0.0.1:9090/api/v1/targets?state=active"))["data"]["activeTargets"]
+        targets = {f"{t['labels']['job']}/{t['labels']['instance']}": "1" if t["health"] == "up" else "0" for t in active}
         problems = [f"{target}: up={value}" for target, value in sorted(targets.items()) if value != "1"]
         if targets and not problems:
             break

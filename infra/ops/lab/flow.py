@@ -5,7 +5,7 @@ code with PKCE; OTP wherever the realm asks for it), posts an origin calculation
 origin app through Traefik, and reads it back; the certificate is then looked up in the
 lab's PostgreSQL and Redis (which the app reached with the credentials it got from the
 lab's OpenBao by AppRole). The same user also goes through oauth2-proxy's forward-auth to
-the web front end. A RentGuy administrator (another tenant; OTP enrolled on first login)
+the web front end, and, signed in, finds OpenBao's metrics behind a token on vault.<domain>. A RentGuy administrator (another tenant; OTP enrolled on first login)
 is refused by the origin app (403). A PSRA administrator (OTP) is kept for the browser test
 of the web front end through the same path (tests/live/test_lab_browser.py).
 
@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import secrets
 import ssl
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,9 +139,14 @@ def issuer_of(document: Mapping[str, Any]) -> str:
     return next(r["inputs"]["boundIssuer"] for r in document["deployment"]["resources"] if r["type"] == "vault:jwt/authBackend:AuthBackend")
 
 
+def domain_of(document: Mapping[str, Any]) -> str:
+    """The platform's domain: the issuer's host is `auth.<domain>`."""
+    return httpx.URL(issuer_of(document)).host.split(".", 1)[1]
+
+
 def api_host(document: Mapping[str, Any]) -> str:
     """`api.psra.<domain>`: the issuer's host names the domain."""
-    return "api.psra." + httpx.URL(issuer_of(document)).host.split(".", 1)[1]
+    return "api.psra." + domain_of(document)
 
 
 def psql(client: docker.DockerClient, document: Mapping[str, Any], sql: str) -> str:
@@ -162,25 +168,27 @@ def redis_exists(client: docker.DockerClient, key: str) -> bool:
     return output.decode().strip() == "1"
 
 
-def forward_auth_login(document: Mapping[str, Any], user: LabUser, transport: httpx.BaseTransport, state: LabState) -> httpx.Response:
-    """The web front end behind oauth2-proxy: Traefik -> oauth2-proxy -> Keycloak -> back, as a browser."""
-    host = "psra." + httpx.URL(issuer_of(document)).host.split(".", 1)[1]
+@contextmanager
+def signed_in_tab(document: Mapping[str, Any], user: LabUser, transport: httpx.BaseTransport, state: LabState) -> Iterator[tuple[httpx.Client, httpx.Response]]:
+    """A browser tab signed in through the web front end behind oauth2-proxy (Traefik -> oauth2-proxy ->
+    Keycloak -> back), with the page it landed on; Keycloak's session signs it in on the other hosts (SSO)."""
+    host = "psra." + domain_of(document)
     with browser(transport) as tab:
-        page = tab.get(f"https://{host}/calculations/new")
-        for _ in range(10):
-            if page.status_code not in (301, 302, 303, 307, 308):
-                break
-            page = tab.get(page.url.join(page.headers["location"]))
+        page = follow(tab, tab.get(f"https://{host}/calculations/new"))
         action = forms(page.text).get("kc-form-login")
         if action is None:
             raise FlowFailed(f"forward-auth: no Keycloak login form (HTTP {page.status_code} at {page.url.host})")
-        page = tab.post(action, data={"username": user.username, "password": user.password, "credentialId": ""})
-        for _ in range(10):
-            if page.status_code not in (301, 302, 303, 307, 308):
-                break
-            page = tab.get(page.url.join(page.headers["location"]))
+        page = follow(tab, tab.post(action, data={"username": user.username, "password": user.password, "credentialId": ""}))
         remember_otp(state, user)
-        return page
+        yield tab, page
+
+
+def follow(tab: httpx.Client, page: httpx.Response, hops: int = 10) -> httpx.Response:
+    for _ in range(hops):
+        if page.status_code not in (301, 302, 303, 307, 308):
+            break
+        page = tab.get(page.url.join(page.headers["location"]))
+    return page
 
 
 def run(client: docker.DockerClient, document: Mapping[str, Any], state: LabState, verify: ssl.SSLContext) -> FlowResult:
@@ -213,8 +221,12 @@ def run(client: docker.DockerClient, document: Mapping[str, Any], state: LabStat
         if refused.status_code != 403:
             raise FlowFailed(f"a RentGuy administrator's POST answered {refused.status_code}, not 403")
         steps.append("RentGuy administrator (OTP enrolled and used) refused: 403")
-    page = forward_auth_login(document, users[PSRA_USER], transport, state)
-    if page.status_code != 200 or "calculation" not in page.text.lower():
-        raise FlowFailed(f"the web front end behind oauth2-proxy answered {page.status_code} after the login")
-    steps.append("web front end reached through oauth2-proxy's forward-auth (200)")
+    with signed_in_tab(document, users[PSRA_USER], transport, state) as (tab, page):
+        if page.status_code != 200 or "calculation" not in page.text.lower():
+            raise FlowFailed(f"the web front end behind oauth2-proxy answered {page.status_code} after the login")
+        steps.append("web front end reached through oauth2-proxy's forward-auth (200)")
+        metrics = follow(tab, tab.get(f"https://vault.{domain_of(document)}/v1/sys/metrics", params={"format": "prometheus"}))
+        if metrics.status_code != 403 or "permission denied" not in metrics.text:
+            raise FlowFailed(f"OpenBao's /v1/sys/metrics through vault.<domain> answered a signed-in user {metrics.status_code}, not OpenBao's 403")
+        steps.append("signed in past forward-auth (SSO), OpenBao's metrics through vault.<domain> still need a token (403)")
     return FlowResult(calculation["id"], steps)

@@ -1051,6 +1051,11 @@ OPENBAO_VIOLATIONS = (
         _hcl('listener "unix" {\n  address = "/run/bao.sock"\n}\nlistener "tcp" {\n  tls_min_version = "tls10"\n}\n'),
         _bao("accepts tls10 (want tls12 or newer)"),
     ),
+    Violation(
+        "BAO-02", "token-less-metrics-on-the-routed-listener",
+        _file("openbao", OPENBAO_HCL, "tls_disable = true", "tls_disable = true\n  telemetry {\n    unauthenticated_metrics_access = true\n  }"),
+        _bao("serves /v1/sys/metrics without a token on its routed listener (port 8200)"),
+    ),
     Violation("BAO-02", "hcl-does-not-parse", _hcl('listener "tcp" {'), (("openbao-container", "OpenBao openbao: the server HCL does not parse"),)),
     Violation(
         "BAO-03",
@@ -1264,6 +1269,10 @@ OPENBAO_ACCEPTED = (
         _edit("openbao", networksAdvanced=[{"name": "shared-net"}, {"name": "egress-net"}]),
     )),
     Accepted("BAO-02", "tls-default-version", _file("openbao", OPENBAO_HCL, "tls_disable = true", 'tls_cert_file = "/x"')),
+    Accepted("BAO-02", "token-less-metrics-on-an-unrouted-listener", _file(
+        "openbao", OPENBAO_HCL, 'audit "file"',
+        'listener "tcp" {\n  address = "0.0.0.0:8209"\n  tls_disable = true\n  telemetry {\n    unauthenticated_metrics_access = true\n  }\n}\naudit "file"',
+    )),
     Accepted("BAO-02", "unix-listener-plain", _file("openbao", OPENBAO_HCL, 'listener "tcp"', 'listener "unix"')),
     Accepted("BAO-03", "every-allowed-kind", _app_policy(
         _path("psra/kv/data/a", "read"),
