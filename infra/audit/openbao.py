@@ -48,6 +48,7 @@ TRANSIT_USE = frozenset({"update"})
 FORBIDDEN_CAPABILITIES = frozenset({"sudo", "root"})
 RAFT_SNAPSHOT_PATH = "sys/storage/raft/snapshot"  # the one sys/ path an application may read: the backup's snapshot
 STREAM_TARGETS = frozenset({"stdout", "stderr", "discard"})  # an extra device, never the persistent one
+DEFAULT_LISTENER_ADDRESS = "127.0.0.1:8200"  # a tcp listener's address when the HCL gives none
 UNSAFE_SWITCHES = ("raw_storage_endpoint", "introspection_endpoint", "unauthenticated_pprof_access")
 ROOT_TOKEN = re.compile(r"(^|[_.-])(root[_-]?token)$|^(VAULT|BAO)_TOKEN$|rootToken$", re.I)
 UNSEAL_MATERIAL = re.compile(r"unseal|recovery[_-]?keys?|keyShares?B64|unsealKeys", re.I)
@@ -100,7 +101,8 @@ def _listener(container: Container, r: Resources) -> Iterator[str]:
         return
     traefik = r.view(TraefikConfig)
     routers = [router for router in traefik.routers if router.urn == container.urn]
-    routed_ports = {str(container.labels.get(f"traefik.http.services.{router.service}.loadbalancer.server.port")) for router in routers}
+    port_labels = (container.labels.get(f"traefik.http.services.{router.service}.loadbalancer.server.port") for router in routers)
+    routed_ports = {str(port) for port in port_labels if port is not None}
     for kind, listener in blocks(config, "listener"):
         if kind != "tcp":
             continue
@@ -110,7 +112,7 @@ def _listener(container: Container, r: Resources) -> Iterator[str]:
                 yield f"OpenBao {container.name} serves plain HTTP and is reachable on non-internal network(s) {', '.join(outside)}"
         elif str(listener.get("tls_min_version", "tls12")) not in {"tls12", "tls13"}:
             yield f"OpenBao {container.name} accepts {listener.get('tls_min_version')} (want tls12 or newer)"
-        port = str(listener.get("address", "")).rpartition(":")[2]
+        port = str(listener.get("address", DEFAULT_LISTENER_ADDRESS)).rpartition(":")[2]
         if port in routed_ports and any(truthy(v) for v in find_values(listener, "unauthenticated_metrics_access")):
             yield f"OpenBao {container.name} serves /v1/sys/metrics without a token on its routed listener (port {port})"
     for router in routers:

@@ -1056,6 +1056,16 @@ OPENBAO_VIOLATIONS = (
         _file("openbao", OPENBAO_HCL, "tls_disable = true", "tls_disable = true\n  telemetry {\n    unauthenticated_metrics_access = true\n  }"),
         _bao("serves /v1/sys/metrics without a token on its routed listener (port 8200)"),
     ),
+    Violation(
+        "BAO-02", "token-less-metrics-on-the-routed-ipv6-listener",
+        _file("openbao", OPENBAO_HCL, '"0.0.0.0:8200"\n  tls_disable = true', '"[::]:8200"\n  tls_disable = true\n  telemetry {\n    unauthenticated_metrics_access = true\n  }'),
+        _bao("serves /v1/sys/metrics without a token on its routed listener (port 8200)"),
+    ),
+    Violation(
+        "BAO-02", "token-less-metrics-on-the-default-address",  # OpenBao listens on 127.0.0.1:8200 when no address is given
+        _file("openbao", OPENBAO_HCL, '  address     = "0.0.0.0:8200"\n  tls_disable = true', '  tls_disable = true\n  telemetry {\n    unauthenticated_metrics_access = true\n  }'),
+        _bao("serves /v1/sys/metrics without a token on its routed listener (port 8200)"),
+    ),
     Violation("BAO-02", "hcl-does-not-parse", _hcl('listener "tcp" {'), (("openbao-container", "OpenBao openbao: the server HCL does not parse"),)),
     Violation(
         "BAO-03",
