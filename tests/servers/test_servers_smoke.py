@@ -99,3 +99,11 @@ def test_keycloak_admin_lists_realms(keycloak_server):
     discovery = httpx.get(f"{keycloak_server.base_url}/realms/{realm}/.well-known/openid-configuration", timeout=10)
     assert discovery.status_code == 200
     assert discovery.json()["issuer"] == f"{keycloak_server.base_url}/realms/{realm}"
+
+
+def test_keycloak_reports_its_own_start_up_time(keycloak_server):
+    """Not the time until a test first waited for it (launched early, it can be the whole session)."""
+    from tests.servers.keycloak_server import own_startup_seconds
+
+    assert own_startup_seconds(keycloak_server.log_path) == keycloak_server.startup_seconds
+    assert 0 < keycloak_server.startup_seconds < 240
