@@ -93,48 +93,51 @@ class _NoUrn:
 
 def _transfer_properties(res: Resource, props: Any, custom: bool) -> dict[str, pulumi_rpc.Resolver]:
     """`rpc.transfer_properties`: each property becomes an unresolved output of `res`, tracked
-    for the end of the run like every output (`Output._track`, its settings read once here)."""
+    for the end of the run like every output (`Output._track`: pending until it resolves), its
+    settings read once here. Its resolver takes it out of the pending ones as it resolves it, where
+    `_track`'s done-callback would one loop turn later (a scheduled callback per property)."""
     lock, pending = SETTINGS.lock, SETTINGS.outputs
-
-    def settled(data: asyncio.Future[_OutputData[Any]]) -> None:
-        if not data.cancelled() and data.exception() is None:
-            with lock:
-                pending.discard(data)
-
     resolvers: dict[str, pulumi_rpc.Resolver] = {}
+    futures: list[asyncio.Future[_OutputData[Any]]] = []
     for name in props:
         if name == "urn" or (name == "id" and custom):
             continue  # set elsewhere, as in the SDK
         data: asyncio.Future[_OutputData[Any]] = asyncio.Future()
         output: Output[Any] = object.__new__(Output)
         output._data = data
-        with lock:
-            pending.add(data)
-        data.add_done_callback(settled)
+        futures.append(data)
         res.__dict__[name] = output
-        resolvers[name] = functools.partial(_resolve, res, data)
+        resolvers[name] = functools.partial(_resolve, res, data, lock, pending)
+    with lock:
+        pending.update(futures)
     return resolvers
 
 
 def _resolve(
     res: Resource,
     data: asyncio.Future[_OutputData[Any]],
+    lock: Any,
+    pending: set[asyncio.Future[Any]],
     value: Any,
     is_known: bool,
     is_secret: bool,
     deps: set[Resource] | None,
     failed: Exception | None,
 ) -> None:
-    """The SDK's resolver of a property: the same data, in one future."""
+    """The SDK's resolver of a property: the same data, in one future (a failed one stays pending,
+    for the end of the run to raise, as `_track` leaves it)."""
     if failed is not None:
         data.set_exception(failed)
         return
     resources = set(deps) if deps else set()
     resources.add(res)
     data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+    with lock:
+        pending.discard(data)
 
 
 _ABSENT = object()
+_UNSEEN = object()
 
 
 class PropertyTypes(Mapping[str, Any]):
@@ -174,20 +177,26 @@ class PropertyTypes(Mapping[str, Any]):
 
     def _type(self, name: str) -> Any:
         """As the SDK's loop leaves `name`: the last getter with a return hint that is not `Output`."""
-        if name not in self._known:
+        found = self._known.get(name, _UNSEEN)
+        if found is _UNSEEN:
             found = _ABSENT
             for prop in self._props.get(name, ()):
                 hint = self._return_hint(prop.fget)
                 if hint is not None and (typ := pulumi_types.unwrap_type(hint)) is not Output:
                     found = typ
             self._known[name] = found
-        return self._known[name]
+        return found
 
     def __getitem__(self, name: str) -> Any:
         typ = self._type(name)
         if typ is _ABSENT:
             raise KeyError(name)
         return typ
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """`Mapping.get` without a `KeyError` raised and caught per absent name (most are, per read)."""
+        typ = self._type(name)
+        return default if typ is _ABSENT else typ
 
     def __iter__(self) -> Iterator[str]:
         return iter(_SHIPPED["_types_from_py_properties"](self._cls))
@@ -210,6 +219,10 @@ class ResourceTypes(Mapping[str, Any]):
             return self._properties[name]
         except KeyError:
             return self._annotations[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        typ = self._properties.get(name, _ABSENT)
+        return self._annotations.get(name, default) if typ is _ABSENT else typ
 
     def __iter__(self) -> Iterator[str]:
         return iter(_SHIPPED["resource_types"](self._cls))
