@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -67,11 +68,15 @@ class Node:
     def plain(self) -> str | None:
         """The text Rich shows of `markup`; None when Rich would read more into it than its tags
         (a `[` or `\\`, an emoji code) or measure it other than one cell a character."""
-        for _, text in self.pieces:
-            if "[" in text or "\\" in text or not (text.isascii() and text.isprintable()) or _emoji_replace(text) != text:
-                return None
-        text = "".join(text for _, text in self.pieces)
-        return text or None
+        if not all(_read_as_written(text) for _, text in self.pieces):
+            return None
+        return "".join(text for _, text in self.pieces) or None
+
+
+@functools.cache  # a plan's types recur, each one checked once
+def _read_as_written(text: str) -> bool:
+    """Rich's markup shows `text` as it is, one cell a character."""
+    return "[" not in text and "\\" not in text and text.isascii() and text.isprintable() and (":" not in text or _emoji_replace(text) == text)
 
 
 class PlanTree:
