@@ -384,15 +384,27 @@ def lean_sdk() -> Iterator[None]:
     shims[pulumi_types, "resource_types"] = functools.cache(ResourceTypes)
     _SHIPPED.update(_types_from_py_properties=pulumi_types._types_from_py_properties, resource_types=pulumi_types.resource_types)
     shipped = {target: getattr(*target) for target in shims}
-    collecting = gc.isenabled()
     for (module, name), shim in shims.items():
         setattr(module, name, shim)
+    try:
+        with paused_collection():
+            yield
+    finally:
+        for (module, name), original in shipped.items():
+            setattr(module, name, original)
+
+
+@contextmanager
+def paused_collection() -> Iterator[None]:
+    """No cyclic garbage collection within; after, what was allocated meanwhile joins the oldest
+    generation (`gc.freeze()` then `gc.unfreeze()`, two list splices), so that the first young
+    collection does not walk all of it at once: the next full one, when it comes due, frees what
+    is garbage by then."""
+    collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        for (module, name), original in shipped.items():
-            setattr(module, name, original)
         gc.freeze()
         gc.unfreeze()
         if collecting:
