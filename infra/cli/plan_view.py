@@ -80,9 +80,10 @@ def _read_as_written(text: str) -> bool:
 
 
 class PlanTree:
-    """`rich.tree.Tree` of the nodes; on a console that prints no styles (a pipe, a CI log), its
-    lines are made here as Rich makes them, without Rich's per-label rendering (most of the CPU a
-    `plan` spends printing); a label Rich would read otherwise, or a styled console, gets Rich's."""
+    """`rich.tree.Tree` of the nodes; on a console that prints no styles (a pipe, a CI log) and
+    records none, its lines are made here as Rich makes them, without Rich's per-label rendering
+    (most of the CPU a `plan` spent printing); a label Rich would read otherwise, or a styled
+    console, gets Rich's."""
 
     SPACE, CONTINUE, FORK, END = Tree.TREE_GUIDES[0]
 
@@ -102,7 +103,7 @@ class PlanTree:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lines = None
-        if console.color_system is None and options.justify is None and not options.ascii_only and not options.legacy_windows:
+        if console.color_system is None and not console.record and options.justify is None and not options.ascii_only and not options.legacy_windows:
             lines = self.plain_lines(options.max_width)
         if lines is None:
             yield self.tree()

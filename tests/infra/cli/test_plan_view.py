@@ -50,3 +50,13 @@ def test_a_styled_console_gets_the_rich_tree() -> None:
     styled = _printed(tree, 80, force_terminal=True, color_system="standard")
     assert styled == _printed(tree.tree(), 80, force_terminal=True, color_system="standard")
     assert "\x1b[36m" in styled
+
+
+def test_a_recording_console_records_the_rich_trees_styles() -> None:
+    tree = PlanTree(Node((("bold", "plan"),), [Node((("cyan", "docker:index/volume:Volume"), (None, " "), ("bold", "data")))]))
+    consoles = [Console(file=io.StringIO(), width=80, record=True) for _ in range(2)]
+    consoles[0].print(tree)
+    consoles[1].print(tree.tree())
+    recorded, rich = (console.export_html() for console in consoles)
+    assert recorded == rich
+    assert "#008080" in recorded  # cyan
