@@ -34,6 +34,11 @@ version runs the SDK untouched (slower, same result). Outside `lean_sdk()` the S
   what the SDK's deserializer makes (secrets pushed up a level, nulls and unknowns dropped) and
   writes the mocks' plain answer with the `Struct` setter that serializer ends in. A value only the
   SDK converts (an asset, a resource reference, an output value) takes the SDK's own path.
+- The SDK's read of each response (`deserialize_properties` of the struct the monitor answers
+  with): the recording monitor has already read it as JSON values (`MessageToDict`, numbers as the
+  struct's floats) to record the outputs; the SDK's Python values are made from those, in the way
+  `register_resource` makes them of a request (`note_read`). An SDK-only value, or another reader of
+  the struct, takes the SDK's own path.
 - The cyclic garbage collector: the run allocates some ten thousand futures and tasks that it keeps
   until the end, and each collection walks them all again. It is off while the plan runs; after,
   what the run allocated joins the oldest generation (`gc.freeze()` then `gc.unfreeze()`, two list
@@ -243,33 +248,33 @@ class _SdkOnly(Exception):
     """A value only the SDK's own (de)serializer converts."""
 
 
-def _deserialized_properties(struct: dict[str, Any]) -> Any:
+def _deserialized_properties(struct: dict[str, Any], keep_unknowns: bool = False) -> Any:
     """`rpc.deserialize_properties` of a Struct, given as plain JSON values (`MessageToDict`)."""
     if pulumi_rpc._special_sig_key in struct:
         if struct[pulumi_rpc._special_sig_key] != pulumi_rpc._special_secret_sig:
             raise _SdkOnly
-        return pulumi_rpc.wrap_rpc_secret(_deserialized_property(struct["value"]))
+        return pulumi_rpc.wrap_rpc_secret(_deserialized_property(struct["value"]))  # as the SDK: unknowns not kept
     output = {}
     for key, value in struct.items():
-        deserialized = _deserialized_property(value)
+        deserialized = _deserialized_property(value, keep_unknowns)
         if deserialized is not None:
             output[key] = deserialized
     return output
 
 
-def _deserialized_property(value: Any) -> Any:
+def _deserialized_property(value: Any, keep_unknowns: bool = False) -> Any:
     """`rpc.deserialize_property`: a list or mapping holding a secret becomes one secret."""
     if value == pulumi_rpc.UNKNOWN:
-        if is_dry_run():
+        if keep_unknowns or is_dry_run():
             raise _SdkOnly  # an `Unknown`
         return None
     if isinstance(value, list):
-        values = [_deserialized_property(item) for item in value]
+        values = [_deserialized_property(item, keep_unknowns) for item in value]
         if any(pulumi_rpc.is_rpc_secret(item) for item in values):
             return pulumi_rpc.wrap_rpc_secret([pulumi_rpc.unwrap_rpc_secret(item) for item in values])
         return values
     if isinstance(value, dict):
-        props = _deserialized_properties(value)
+        props = _deserialized_properties(value, keep_unknowns)
         if isinstance(props, dict) and any(pulumi_rpc.is_rpc_secret(item) for item in props.values()):
             return pulumi_rpc.wrap_rpc_secret({key: pulumi_rpc.unwrap_rpc_secret(item) for key, item in props.items()})
         return props
@@ -317,6 +322,18 @@ def register_resource(
     return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
 
+# Response structs the recording monitor answered with, by id, and the JSON values it read of each.
+_READ: dict[int, tuple[struct_pb2.Struct, dict[str, Any]]] = {}
+
+
+def note_read(struct: struct_pb2.Struct, values: dict[str, Any]) -> None:
+    """`struct` (a response the monitor hands the SDK) reads as `values` (`MessageToDict`): within
+    `lean_sdk`, the SDK's deserializer of that response (the resource's outputs) makes its result
+    from them instead of walking the struct again."""
+    if _VERSION == PINNED_PULUMI:
+        _READ[id(struct)] = (struct, values)
+
+
 @contextmanager
 def lean_sdk() -> Iterator[None]:
     """Within: the shims above, when the SDK is the pinned one; after: the SDK as shipped."""
@@ -326,6 +343,7 @@ def lean_sdk() -> Iterator[None]:
     create_urn = pulumi_resource_runtime.create_urn
     serialize_property = pulumi_rpc.serialize_property
     contains_unknowns = pulumi_rpc.contains_unknowns
+    deserialize_properties = pulumi_rpc.deserialize_properties
     unwrap_type = pulumi_types.unwrap_type
     do_register = _nested_code(pulumi_resource_runtime.register_resource, "do_register")
     no_urn = _NoUrn()
@@ -361,6 +379,15 @@ def lean_sdk() -> Iterator[None]:
             return_protobuf_value=return_protobuf_value,
         )
 
+    def lean_deserialize_properties(props_struct: Any, keep_unknowns: Any = None, keep_internal: Any = True) -> Any:
+        read = _READ.pop(id(props_struct), None)
+        if read is not None and read[0] is props_struct and keep_internal is not False:
+            try:
+                return _deserialized_properties(read[1], bool(keep_unknowns))
+            except _SdkOnly:
+                pass
+        return deserialize_properties(props_struct, keep_unknowns, keep_internal)
+
     def lean_contains_unknowns(val: Any) -> bool:
         return type(val) not in _AS_THEY_ARE and contains_unknowns(val)
 
@@ -376,6 +403,7 @@ def lean_sdk() -> Iterator[None]:
         (pulumi_rpc, "transfer_properties"): _transfer_properties,
         (pulumi_rpc, "serialize_property"): lean_serialize_property,
         (pulumi_rpc, "contains_unknowns"): lean_contains_unknowns,
+        (pulumi_rpc, "deserialize_properties"): lean_deserialize_properties,
         (pulumi_types, "unwrap_type"): lean_unwrap_type,
     }
     for name in PER_CLASS:
@@ -392,6 +420,7 @@ def lean_sdk() -> Iterator[None]:
     finally:
         for (module, name), original in shipped.items():
             setattr(module, name, original)
+        _READ.clear()
 
 
 @contextmanager

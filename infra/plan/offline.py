@@ -41,7 +41,7 @@ from infra.plan.document import (
 )
 from infra.plan.engine import engine_problems
 from infra.plan.lazy_providers import subpackages_by_name
-from infra.plan.lean_sdk import lean_sdk, register_resource
+from infra.plan.lean_sdk import lean_sdk, note_read, register_resource
 from infra.plan.record import PlanRun, Registration
 from infra.spec import load
 from infra.spec.models import PlatformSpec
@@ -144,6 +144,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if response is None:
             response = super().RegisterResource(request)
         outputs = _mark_secret_outputs(response.object, request, inputs)
+        note_read(response.object, outputs)
         registration = Registration(
             urn=response.urn,
             type=request.type,
