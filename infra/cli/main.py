@@ -69,6 +69,14 @@ def plan(
     diff: Annotated[Path | None, typer.Option("--diff", help="compare with an earlier plan or a real stack export")] = None,
 ) -> None:
     """Run the real program offline (Pulumi mocks) and show what `pulumi up` would create."""
+    from infra.plan.lean_sdk import paused_collection
+
+    # What a plan makes lives until it is printed and written: no collection walks it meanwhile.
+    with paused_collection():
+        _plan(stack, json_out, diff)
+
+
+def _plan(stack: str, json_out: Path | None, diff: Path | None) -> None:
     from infra.cli.plan_view import render_plan
 
     result = _plan_or_exit(stack)

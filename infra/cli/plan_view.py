@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from rich.console import Group
+from rich._emoji_replace import _emoji_replace
+from rich._loop import loop_last
+from rich._wrap import divide_line
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.segment import Segment
 from rich.table import Table
 from rich.tree import Tree
 
 from infra.plan.document import ExportedResource, is_secret
 
 HOST_RULE = re.compile(r"Host\(`([^`]+)`\)")
+TRAILING_SPACE = re.compile(r"\s+$")
 
 
 def key_properties(resource: ExportedResource) -> list[str]:
@@ -45,26 +53,129 @@ def key_properties(resource: ExportedResource) -> list[str]:
     return shown
 
 
-def render_tree(resources: list[ExportedResource], title: str) -> Tree:
+@dataclass
+class Node:
+    """A tree label as (style, text) pieces: Rich markup, or the text a console without styles shows."""
+
+    pieces: tuple[tuple[str | None, str], ...]
+    children: list[Node] = field(default_factory=list)
+
+    @property
+    def markup(self) -> str:
+        return "".join(f"[{style}]{text}[/{style}]" if style else text for style, text in self.pieces)
+
+    @property
+    def plain(self) -> str | None:
+        """The text Rich shows of `markup`; None when Rich would read more into it than its tags
+        (a `[` or `\\`, an emoji code) or measure it other than one cell a character."""
+        if not all(_read_as_written(text) for _, text in self.pieces):
+            return None
+        return "".join(text for _, text in self.pieces) or None
+
+
+@functools.cache  # a plan's types recur, each one checked once
+def _read_as_written(text: str) -> bool:
+    """Rich's markup shows `text` as it is, one cell a character."""
+    return "[" not in text and "\\" not in text and text.isascii() and text.isprintable() and (":" not in text or _emoji_replace(text) == text)
+
+
+class PlanTree:
+    """`rich.tree.Tree` of the nodes; on a console that prints no styles (a pipe, a CI log) and
+    records none, its lines are made here as Rich makes them, without Rich's per-label rendering
+    (most of the CPU a `plan` spent printing); a label Rich would read otherwise, or a styled
+    console, gets Rich's."""
+
+    SPACE, CONTINUE, FORK, END = Tree.TREE_GUIDES[0]
+
+    def __init__(self, root: Node) -> None:
+        self.root = root
+
+    def tree(self) -> Tree:
+        def add(parent: Tree, node: Node) -> None:
+            branch = parent.add(node.markup)
+            for child in node.children:
+                add(branch, child)
+
+        tree = Tree(self.root.markup)
+        for child in self.root.children:
+            add(tree, child)
+        return tree
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = None
+        if console.color_system is None and not console.record and options.justify is None and not options.ascii_only and not options.legacy_windows:
+            lines = self.plain_lines(options.max_width)
+        if lines is None:
+            yield self.tree()
+            return
+        new_line = Segment.line()
+        for line in lines:
+            yield Segment(line)
+            yield new_line
+
+    def plain_lines(self, width: int) -> list[str] | None:
+        """The lines `Tree.__rich_console__` renders (its guides, each label wrapped to what is left
+        of `width`), or None if a label is not plain."""
+        lines: list[str] = []
+        levels = [self.CONTINUE]
+        stack: list[Iterator[tuple[bool, Node]]] = [iter(loop_last([self.root]))]
+        while stack:
+            try:
+                last, node = next(stack[-1])
+            except StopIteration:
+                stack.pop()
+                levels.pop()
+                if levels:
+                    levels[-1] = self.FORK
+                continue
+            if last:
+                levels[-1] = self.END
+            prefix = levels[1:]
+            text = node.plain
+            room = width - 4 * len(prefix)
+            if text is None or room < 1:
+                return None
+            for first, line in ((index == 0, line) for index, line in enumerate(_wrapped(text, room))):
+                lines.append("".join(prefix) + line)
+                if first and prefix:
+                    prefix[-1] = self.SPACE if last else self.CONTINUE
+            if node.children:
+                levels[-1] = self.SPACE if last else self.CONTINUE
+                levels.append(self.END if len(node.children) == 1 else self.FORK)
+                stack.append(iter(loop_last(node.children)))
+        return lines
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """`Text(text).wrap(width)` of a one-line, one-cell-a-character text (justify "default", overflow
+    "fold"): split where `divide_line` says, each line's whitespace beyond `width` cut, then the line cut."""
+    offsets = [0, *divide_line(text, width, fold=True), len(text)]
+    lines = []
+    for start, end in zip(offsets, offsets[1:]):
+        line = text[start:end]
+        if len(line) > width and (space := TRAILING_SPACE.search(line)) is not None:
+            line = line[: len(line) - min(len(space.group(0)), len(line) - width)]
+        lines.append(line[:width])
+    return lines
+
+
+def plan_tree(resources: list[ExportedResource], title: str) -> PlanTree:
     children: dict[str, list[ExportedResource]] = defaultdict(list)
     for resource in resources:
         children[resource.parent].append(resource)
-    tree = Tree(f"[bold]{title}[/bold]")
     roots = [r for r in resources if not r.parent]
 
-    def add(node: Tree, resource: ExportedResource) -> None:
+    def node(resource: ExportedResource) -> Node:
         props = key_properties(resource)
-        label = f"[cyan]{resource.type}[/cyan] [bold]{resource.name}[/bold]"
+        pieces: tuple[tuple[str | None, str], ...] = (("cyan", resource.type), (None, " "), ("bold", resource.name))
         if props:
-            label += "  " + "  ".join(props)
-        branch = node.add(label)
-        for child in sorted(children[resource.urn], key=lambda r: (r.custom, r.type, r.name)):
-            add(branch, child)
+            pieces += ((None, "  " + "  ".join(props)),)
+        return Node(pieces, [node(child) for child in sorted(children[resource.urn], key=lambda r: (r.custom, r.type, r.name))])
 
-    for root in roots:
-        for child in sorted(children[root.urn], key=lambda r: (r.custom, r.type, r.name)):
-            add(tree, child)
-    return tree
+    root = Node((("bold", title),))
+    for parent in roots:
+        root.children.extend(node(child) for child in sorted(children[parent.urn], key=lambda r: (r.custom, r.type, r.name)))
+    return PlanTree(root)
 
 
 def summary_table(resources: list[ExportedResource]) -> Table:
@@ -79,6 +190,4 @@ def summary_table(resources: list[ExportedResource]) -> Table:
 
 
 def render_plan(resources: list[ExportedResource], title: str) -> Group:
-    return Group(render_tree(resources, title), summary_table(resources))
-
-
+    return Group(plan_tree(resources, title), summary_table(resources))

@@ -34,6 +34,11 @@ version runs the SDK untouched (slower, same result). Outside `lean_sdk()` the S
   what the SDK's deserializer makes (secrets pushed up a level, nulls and unknowns dropped) and
   writes the mocks' plain answer with the `Struct` setter that serializer ends in. A value only the
   SDK converts (an asset, a resource reference, an output value) takes the SDK's own path.
+- The SDK's read of each response (`deserialize_properties` of the struct the monitor answers
+  with): the recording monitor has already read it as JSON values (`MessageToDict`, numbers as the
+  struct's floats) to record the outputs; the SDK's Python values are made from those, in the way
+  `register_resource` makes them of a request (`note_read`). An SDK-only value, or another reader of
+  the struct, takes the SDK's own path.
 - The cyclic garbage collector: the run allocates some ten thousand futures and tasks that it keeps
   until the end, and each collection walks them all again. It is off while the plan runs; after,
   what the run allocated joins the oldest generation (`gc.freeze()` then `gc.unfreeze()`, two list
@@ -93,48 +98,51 @@ class _NoUrn:
 
 def _transfer_properties(res: Resource, props: Any, custom: bool) -> dict[str, pulumi_rpc.Resolver]:
     """`rpc.transfer_properties`: each property becomes an unresolved output of `res`, tracked
-    for the end of the run like every output (`Output._track`, its settings read once here)."""
+    for the end of the run like every output (`Output._track`: pending until it resolves), its
+    settings read once here. Its resolver takes it out of the pending ones as it resolves it, where
+    `_track`'s done-callback would one loop turn later (a scheduled callback per property)."""
     lock, pending = SETTINGS.lock, SETTINGS.outputs
-
-    def settled(data: asyncio.Future[_OutputData[Any]]) -> None:
-        if not data.cancelled() and data.exception() is None:
-            with lock:
-                pending.discard(data)
-
     resolvers: dict[str, pulumi_rpc.Resolver] = {}
+    futures: list[asyncio.Future[_OutputData[Any]]] = []
     for name in props:
         if name == "urn" or (name == "id" and custom):
             continue  # set elsewhere, as in the SDK
         data: asyncio.Future[_OutputData[Any]] = asyncio.Future()
         output: Output[Any] = object.__new__(Output)
         output._data = data
-        with lock:
-            pending.add(data)
-        data.add_done_callback(settled)
+        futures.append(data)
         res.__dict__[name] = output
-        resolvers[name] = functools.partial(_resolve, res, data)
+        resolvers[name] = functools.partial(_resolve, res, data, lock, pending)
+    with lock:
+        pending.update(futures)
     return resolvers
 
 
 def _resolve(
     res: Resource,
     data: asyncio.Future[_OutputData[Any]],
+    lock: Any,
+    pending: set[asyncio.Future[Any]],
     value: Any,
     is_known: bool,
     is_secret: bool,
     deps: set[Resource] | None,
     failed: Exception | None,
 ) -> None:
-    """The SDK's resolver of a property: the same data, in one future."""
+    """The SDK's resolver of a property: the same data, in one future (a failed one stays pending,
+    for the end of the run to raise, as `_track` leaves it)."""
     if failed is not None:
         data.set_exception(failed)
         return
     resources = set(deps) if deps else set()
     resources.add(res)
     data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
+    with lock:
+        pending.discard(data)
 
 
 _ABSENT = object()
+_UNSEEN = object()
 
 
 class PropertyTypes(Mapping[str, Any]):
@@ -174,20 +182,26 @@ class PropertyTypes(Mapping[str, Any]):
 
     def _type(self, name: str) -> Any:
         """As the SDK's loop leaves `name`: the last getter with a return hint that is not `Output`."""
-        if name not in self._known:
+        found = self._known.get(name, _UNSEEN)
+        if found is _UNSEEN:
             found = _ABSENT
             for prop in self._props.get(name, ()):
                 hint = self._return_hint(prop.fget)
                 if hint is not None and (typ := pulumi_types.unwrap_type(hint)) is not Output:
                     found = typ
             self._known[name] = found
-        return self._known[name]
+        return found
 
     def __getitem__(self, name: str) -> Any:
         typ = self._type(name)
         if typ is _ABSENT:
             raise KeyError(name)
         return typ
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """`Mapping.get` without a `KeyError` raised and caught per absent name (most are, per read)."""
+        typ = self._type(name)
+        return default if typ is _ABSENT else typ
 
     def __iter__(self) -> Iterator[str]:
         return iter(_SHIPPED["_types_from_py_properties"](self._cls))
@@ -211,6 +225,10 @@ class ResourceTypes(Mapping[str, Any]):
         except KeyError:
             return self._annotations[name]
 
+    def get(self, name: str, default: Any = None) -> Any:
+        typ = self._properties.get(name, _ABSENT)
+        return self._annotations.get(name, default) if typ is _ABSENT else typ
+
     def __iter__(self) -> Iterator[str]:
         return iter(_SHIPPED["resource_types"](self._cls))
 
@@ -230,33 +248,33 @@ class _SdkOnly(Exception):
     """A value only the SDK's own (de)serializer converts."""
 
 
-def _deserialized_properties(struct: dict[str, Any]) -> Any:
+def _deserialized_properties(struct: dict[str, Any], keep_unknowns: bool = False) -> Any:
     """`rpc.deserialize_properties` of a Struct, given as plain JSON values (`MessageToDict`)."""
     if pulumi_rpc._special_sig_key in struct:
         if struct[pulumi_rpc._special_sig_key] != pulumi_rpc._special_secret_sig:
             raise _SdkOnly
-        return pulumi_rpc.wrap_rpc_secret(_deserialized_property(struct["value"]))
+        return pulumi_rpc.wrap_rpc_secret(_deserialized_property(struct["value"]))  # as the SDK: unknowns not kept
     output = {}
     for key, value in struct.items():
-        deserialized = _deserialized_property(value)
+        deserialized = _deserialized_property(value, keep_unknowns)
         if deserialized is not None:
             output[key] = deserialized
     return output
 
 
-def _deserialized_property(value: Any) -> Any:
+def _deserialized_property(value: Any, keep_unknowns: bool = False) -> Any:
     """`rpc.deserialize_property`: a list or mapping holding a secret becomes one secret."""
     if value == pulumi_rpc.UNKNOWN:
-        if is_dry_run():
+        if keep_unknowns or is_dry_run():
             raise _SdkOnly  # an `Unknown`
         return None
     if isinstance(value, list):
-        values = [_deserialized_property(item) for item in value]
+        values = [_deserialized_property(item, keep_unknowns) for item in value]
         if any(pulumi_rpc.is_rpc_secret(item) for item in values):
             return pulumi_rpc.wrap_rpc_secret([pulumi_rpc.unwrap_rpc_secret(item) for item in values])
         return values
     if isinstance(value, dict):
-        props = _deserialized_properties(value)
+        props = _deserialized_properties(value, keep_unknowns)
         if isinstance(props, dict) and any(pulumi_rpc.is_rpc_secret(item) for item in props.values()):
             return pulumi_rpc.wrap_rpc_secret({key: pulumi_rpc.unwrap_rpc_secret(item) for key, item in props.items()})
         return props
@@ -304,6 +322,18 @@ def register_resource(
     return resource_pb2.RegisterResourceResponse(urn=urn, id=id_, object=obj)
 
 
+# Response structs the recording monitor answered with, by id, and the JSON values it read of each.
+_READ: dict[int, tuple[struct_pb2.Struct, dict[str, Any]]] = {}
+
+
+def note_read(struct: struct_pb2.Struct, values: dict[str, Any]) -> None:
+    """`struct` (a response the monitor hands the SDK) reads as `values` (`MessageToDict`): within
+    `lean_sdk`, the SDK's deserializer of that response (the resource's outputs) makes its result
+    from them instead of walking the struct again."""
+    if _VERSION == PINNED_PULUMI:
+        _READ[id(struct)] = (struct, values)
+
+
 @contextmanager
 def lean_sdk() -> Iterator[None]:
     """Within: the shims above, when the SDK is the pinned one; after: the SDK as shipped."""
@@ -313,6 +343,7 @@ def lean_sdk() -> Iterator[None]:
     create_urn = pulumi_resource_runtime.create_urn
     serialize_property = pulumi_rpc.serialize_property
     contains_unknowns = pulumi_rpc.contains_unknowns
+    deserialize_properties = pulumi_rpc.deserialize_properties
     unwrap_type = pulumi_types.unwrap_type
     do_register = _nested_code(pulumi_resource_runtime.register_resource, "do_register")
     no_urn = _NoUrn()
@@ -348,6 +379,15 @@ def lean_sdk() -> Iterator[None]:
             return_protobuf_value=return_protobuf_value,
         )
 
+    def lean_deserialize_properties(props_struct: Any, keep_unknowns: Any = None, keep_internal: Any = True) -> Any:
+        read = _READ.pop(id(props_struct), None)
+        if read is not None and read[0] is props_struct and keep_internal is not False:
+            try:
+                return _deserialized_properties(read[1], bool(keep_unknowns))
+            except _SdkOnly:
+                pass
+        return deserialize_properties(props_struct, keep_unknowns, keep_internal)
+
     def lean_contains_unknowns(val: Any) -> bool:
         return type(val) not in _AS_THEY_ARE and contains_unknowns(val)
 
@@ -363,6 +403,7 @@ def lean_sdk() -> Iterator[None]:
         (pulumi_rpc, "transfer_properties"): _transfer_properties,
         (pulumi_rpc, "serialize_property"): lean_serialize_property,
         (pulumi_rpc, "contains_unknowns"): lean_contains_unknowns,
+        (pulumi_rpc, "deserialize_properties"): lean_deserialize_properties,
         (pulumi_types, "unwrap_type"): lean_unwrap_type,
     }
     for name in PER_CLASS:
@@ -371,15 +412,28 @@ def lean_sdk() -> Iterator[None]:
     shims[pulumi_types, "resource_types"] = functools.cache(ResourceTypes)
     _SHIPPED.update(_types_from_py_properties=pulumi_types._types_from_py_properties, resource_types=pulumi_types.resource_types)
     shipped = {target: getattr(*target) for target in shims}
-    collecting = gc.isenabled()
     for (module, name), shim in shims.items():
         setattr(module, name, shim)
+    try:
+        with paused_collection():
+            yield
+    finally:
+        for (module, name), original in shipped.items():
+            setattr(module, name, original)
+        _READ.clear()
+
+
+@contextmanager
+def paused_collection() -> Iterator[None]:
+    """No cyclic garbage collection within; after, what was allocated meanwhile joins the oldest
+    generation (`gc.freeze()` then `gc.unfreeze()`, two list splices), so that the first young
+    collection does not walk all of it at once: the next full one, when it comes due, frees what
+    is garbage by then."""
+    collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        for (module, name), original in shipped.items():
-            setattr(module, name, original)
         gc.freeze()
         gc.unfreeze()
         if collecting:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import concurrent.futures
 import contextvars
 import dataclasses
 import hashlib
@@ -42,7 +41,7 @@ from infra.plan.document import (
 )
 from infra.plan.engine import engine_problems
 from infra.plan.lazy_providers import subpackages_by_name
-from infra.plan.lean_sdk import lean_sdk, register_resource
+from infra.plan.lean_sdk import lean_sdk, note_read, register_resource
 from infra.plan.record import PlanRun, Registration
 from infra.spec import load
 from infra.spec.models import PlatformSpec
@@ -145,6 +144,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         if response is None:
             response = super().RegisterResource(request)
         outputs = _mark_secret_outputs(response.object, request, inputs)
+        note_read(response.object, outputs)
         registration = Registration(
             urn=response.urn,
             type=request.type,
@@ -194,19 +194,22 @@ def _mark_secret_outputs(outputs: struct_pb2.Struct, request: Any, inputs: dict[
     return marked
 
 
-class InlineExecutor(concurrent.futures.ThreadPoolExecutor):
-    """The plan loop's default executor (asyncio takes only a thread pool): each call runs at once,
-    on the loop's thread; it never starts a thread.
+class PlanLoop(asyncio.SelectorEventLoop):
+    """The plan's event loop: a call for its default executor runs at once, on the loop's thread,
+    and comes back as a future already done; it never starts a thread.
 
     The SDK hands every monitor call (one or two per resource) to a worker thread, made for a
     gRPC engine that blocks; the recording monitor answers at once, in memory, so the thread
-    switches and their wake-ups are all the threads would add.
+    switches, their wake-ups and the hand-back through the loop's self-pipe are all the threads
+    would add.
     """
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        if executor is not None:
+            return super().run_in_executor(executor, func, *args)
+        future = self.create_future()
         try:
-            future.set_result(fn(*args, **kwargs))
+            future.set_result(func(*args))
         except BaseException as error:  # as a worker thread hands it back: the awaiting task sees it
             future.set_exception(error)
         return future
@@ -225,8 +228,7 @@ def run_program(
     monitor = RecordingMonitor(mocks or PlanMocks())
 
     def run() -> None:
-        loop = asyncio.new_event_loop()
-        loop.set_default_executor(InlineExecutor())
+        loop = PlanLoop()
         asyncio.set_event_loop(loop)
         try:
             set_all_config(dict(config or {}), secret_keys or [])

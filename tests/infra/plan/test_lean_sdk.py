@@ -38,6 +38,7 @@ def sdk() -> tuple[object, ...]:
         pulumi_rpc.transfer_properties,
         pulumi_rpc.serialize_property,
         pulumi_rpc.contains_unknowns,
+        pulumi_rpc.deserialize_properties,
         pulumi_types.unwrap_type,
         pulumi_resource_runtime.create_urn,
         pulumi_resource_runtime._get_stack_trace,
@@ -270,3 +271,45 @@ def test_a_plain_value_holds_no_unknown_and_any_other_is_asked_of_the_sdk() -> N
     with lean.lean_sdk():
         assert [pulumi_rpc.contains_unknowns(value) for value in values] == expected
     assert expected == [False] * 6 + [True] * 3 + [False]
+
+
+def _typed(value: object) -> object:
+    """`value` with the type of every scalar in it (3 and 3.0 differ)."""
+    if isinstance(value, dict):
+        return {key: _typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_typed(item) for item in value]
+    return type(value).__name__, value
+
+
+def test_a_response_is_read_from_the_monitors_json_values_as_the_sdk_reads_its_struct() -> None:
+    shipped = pulumi_rpc.deserialize_properties
+    compared: list[bool] = []
+
+    def program() -> None:
+        shim = pulumi_rpc.deserialize_properties  # the run puts the shipped one back after it
+
+        def checked(struct: struct_pb2.Struct, keep_unknowns: object = None, keep_internal: object = True) -> object:
+            noted = id(struct) in lean._READ
+            ours = shim(struct, keep_unknowns, keep_internal)
+            if noted:
+                compared.append(_typed(ours) == _typed(shipped(struct, keep_unknowns, keep_internal)))
+            return ours
+
+        pulumi_rpc.deserialize_properties = checked
+        password = pulumi.CustomResource(
+            "random:index/randomPassword:RandomPassword", "p", {"length": 12, "result": None},
+            opts=pulumi.ResourceOptions(additional_secret_outputs=["result"]),
+        )
+        _registering("docker:index/container:Container", "c", {
+            "envs": ["PLAIN=1", password.result.apply(lambda value: f"KEY={value}")],  # type: ignore[attr-defined]
+            "labels": [{"label": "a", "value": password.result}, {"label": "b", "value": None}],  # type: ignore[attr-defined]
+            "healthcheck": {"tests": ["CMD", "true"], "retries": 3, "interval": 1.5, "gone": None, "on": True},
+            "ports": [None, {"internal": 80}],
+            "image": None,
+        })
+
+    run_program(program, project="p", stack="s")
+    assert len(compared) == 2 and all(compared)
+    assert pulumi_rpc.deserialize_properties is shipped
+    assert not lean._READ

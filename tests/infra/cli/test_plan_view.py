@@ -1,0 +1,62 @@
+"""The plan tree printed without Rich's per-label rendering (a console without styles) is, line for
+line, the `rich.tree.Tree` it stands for: guides, wrapping, folding of long words, trailing spaces."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+from rich.console import Console
+
+from infra.cli.plan_view import Node, PlanTree
+
+WORDS = ["a", "bb", "ccc", "x" * 30, "y" * 90, "  ", "   ", ":not-an-emoji:", "]x]", "z=1,2,3", "sha256:" + "0" * 64]
+
+
+def _printed(renderable: object, width: int, **console: object) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, **console).print(renderable)
+    return out.getvalue()
+
+
+def _tree(rng: random.Random, depth: int = 0) -> Node:
+    pieces = tuple(
+        (rng.choice([None, "cyan", "bold"]), "".join(rng.choice(WORDS) + rng.choice(["", " ", "  "]) for _ in range(rng.randint(1, 6))))
+        for _ in range(rng.randint(1, 3))
+    )
+    return Node(pieces, [_tree(rng, depth + 1) for _ in range(rng.randint(0, 3) if depth < 4 else 0)])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_plain_lines_are_the_rich_tree(seed: int) -> None:
+    rng = random.Random(seed)
+    for _ in range(60):
+        tree, width = PlanTree(_tree(rng)), rng.randint(1, 120)
+        assert _printed(tree, width) == _printed(tree.tree(), width)
+        if width >= 40:
+            assert tree.plain_lines(width) is not None
+
+
+@pytest.mark.parametrize("text", ["[red]x[/red]", "back\\", ":smile:", "caf\u00e9", "tab\there"])
+def test_a_label_rich_reads_more_into_takes_richs_path(text: str) -> None:
+    tree = PlanTree(Node((("bold", "title"),), [Node(((None, "type "), ("bold", text)))]))
+    assert tree.plain_lines(80) is None
+    assert _printed(tree, 80) == _printed(tree.tree(), 80)
+
+
+def test_a_styled_console_gets_the_rich_tree() -> None:
+    tree = PlanTree(Node((("bold", "plan"),), [Node((("cyan", "docker:index/volume:Volume"), (None, " "), ("bold", "data")))]))
+    styled = _printed(tree, 80, force_terminal=True, color_system="standard")
+    assert styled == _printed(tree.tree(), 80, force_terminal=True, color_system="standard")
+    assert "\x1b[36m" in styled
+
+
+def test_a_recording_console_records_the_rich_trees_styles() -> None:
+    tree = PlanTree(Node((("bold", "plan"),), [Node((("cyan", "docker:index/volume:Volume"), (None, " "), ("bold", "data")))]))
+    consoles = [Console(file=io.StringIO(), width=80, record=True) for _ in range(2)]
+    consoles[0].print(tree)
+    consoles[1].print(tree.tree())
+    recorded, rich = (console.export_html() for console in consoles)
+    assert recorded == rich
+    assert "#008080" in recorded  # cyan
