@@ -1,8 +1,9 @@
 """Certificates' calculation_result compressed with lz4 where the server offers it.
 
 A stored calculation's report is ~7 KB of JSONB, which PostgreSQL compresses (TOAST) as it stores the row;
-with the default pglz that compression cost PostgreSQL about 60 us of its ~400 us of CPU per stored
-calculation, lz4 a fraction of that (benchmarks/post_costs.py's insert, alternated). Servers built without
+with the default pglz that compression cost PostgreSQL about 60 us of its ~360 us of CPU per stored
+calculation more than lz4 did (group-commit inserts of app_load.py's bodies on a private PostgreSQL 15,
+the column's compression alternated between rounds). Servers built without
 lz4 (their default_toast_compression does not offer it) keep pglz; rows stored before keep theirs (each
 value records its method), and other databases (the embedded SQLite) have no such setting.
 
