@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from app.api.body_limit import BodyLimit
 from app.api.errors import install_error_handlers
+from app.api.hot_route import HotCalculations
 from app.api.routes import calculations, declarations, health, reference, rules
 from app.api.services import build_services
 from app.metrics import MetricsMiddleware
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
+    app.add_middleware(HotCalculations)  # innermost: the body limit and the metrics apply to it as to every route
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     install_error_handlers(app)

@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from app.db.migrate import alembic_config, upgrade
@@ -51,3 +51,24 @@ def test_seeding_is_idempotent_and_keeps_managed_rules(engine, rulebook) -> None
     seed_reference_data(sessions, rulebook)
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(OriginRule)) == total - 1
+
+
+def _compression(engine) -> tuple[str, bool]:  # type: ignore[no-untyped-def]
+    """calculation_result's compression method ('' = the server's default) and whether the server offers lz4."""
+    with engine.connect() as connection:
+        method = connection.execute(
+            text("SELECT attcompression FROM pg_attribute WHERE attrelid = 'certificates'::regclass AND attname = 'calculation_result'")
+        ).scalar()
+        offered = connection.execute(text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")).scalar()
+    return method, "lz4" in (offered or [])
+
+
+def test_calculation_results_are_lz4_compressed_where_the_server_offers_it(engine) -> None:  # type: ignore[no-untyped-def]
+    upgrade(engine)
+    method, lz4 = _compression(engine)
+    assert lz4, "the test server is built with lz4 (Debian's is), so the migration must be seen to apply it"
+    assert method == "l"
+    command.downgrade(alembic_config(engine), "0001")
+    assert _compression(engine)[0] == ""
+    upgrade(engine)
+    assert _compression(engine)[0] == "l"

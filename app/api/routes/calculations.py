@@ -41,7 +41,8 @@ from app.engine.request import Material as MaterialIn
 from app.engine.rulebook import RuleBook
 from app.metrics import CALCULATIONS
 
-router = APIRouter(prefix="/v1/origin/calculations", tags=["origin"], route_class=ApiRoute)
+PATH = "/v1/origin/calculations"
+router = APIRouter(prefix=PATH, tags=["origin"], route_class=ApiRoute)
 
 # Core tables rather than ORM entities on the write path: the rows are write-once, and the ORM's
 # unit of work would only add per-request CPU (app/db/inserts.py sends them in one round trip).
@@ -52,13 +53,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {401: {"description": "missing or inva
 
 async def create_calculation(body: AssessmentRequest, request: Request) -> Response:
     # the busiest route resolves no dependency: its caller comes from UserFirstRoute, its services from the request
-    caller: Caller = request.state.caller
-    certificate_id, payload = await _create(request.app.state.services, body, caller.user_id, caller.is_admin)
+    # (a JSON body usually takes app/api/hot_route.py instead, which calls `created` the same way)
+    return await created(request.app.state.services, body, request.state.caller)
+
+
+async def created(services: Services, body: AssessmentRequest, caller: Caller) -> Response:
+    """The 201 answer of a stored calculation."""
+    certificate_id, payload = await _create(services, body, caller.user_id, caller.is_admin)
     return Response(
         content=payload,
         status_code=status.HTTP_201_CREATED,
         media_type="application/json",
-        headers={"Location": f"/v1/origin/calculations/{certificate_id}"},
+        headers={"Location": f"{PATH}/{certificate_id}"},
     )
 
 
