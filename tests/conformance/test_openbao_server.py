@@ -66,7 +66,8 @@ def running_real_openbao(workdir: Path) -> Iterator[RealServer]:
     moved = tuple(
         VolumeMount(volume=m.volume, container_path=str(workdir / m.volume), read_only=m.read_only) for m in service.volumes
     )
-    port, metrics_port = free_port_pair(), free_port()
+    port = free_port_pair()
+    metrics_port = next(p for p in iter(free_port, None) if p not in (port, port + 1))  # not the cluster port
     config = server_config(
         service.model_copy(update={"volumes": moved}),
         f"http://{LOOPBACK}:{port}",
