@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.coalescer import Coalescer
-from app.metrics import CACHE_REQUESTS
+from app.metrics import CACHE_REQUESTS, labelled
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class MemoryCache:
 
 
 def _count(key: str, hit: bool) -> None:
-    CACHE_REQUESTS.labels(family=key.split(":", 1)[0], result="hit" if hit else "miss").inc()
+    labelled(CACHE_REQUESTS, key.split(":", 1)[0], "hit" if hit else "miss").inc()
 
 
 def make_cache(redis_url: str | None) -> Cache:

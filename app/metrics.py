@@ -28,6 +28,18 @@ CALCULATIONS = Counter("psra_origin_calculations_total", "Stored origin calculat
 CACHE_REQUESTS = Counter("psra_cache_requests_total", "Cache look-ups by key family and result", ["family", "result"])
 
 
+_CHILDREN: dict[tuple[Counter, tuple[str, ...]], Counter] = {}
+
+
+def labelled(metric: Counter, *values: str) -> Counter:
+    """`metric.labels(*values)`, looked up once per process: `labels()` checks and locks on every call (a few
+    µs a request on the calculation route); the label values are the app's own small sets."""
+    child = _CHILDREN.get((metric, values))
+    if child is None:
+        child = _CHILDREN[(metric, values)] = metric.labels(*values)
+    return child
+
+
 def metrics_registry() -> CollectorRegistry:
     """All workers' samples (multi-process directory) or this process's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

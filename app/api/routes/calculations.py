@@ -39,7 +39,7 @@ from app.engine.report import AssessmentReport, MaterialResult
 from app.engine.request import AssessmentRequest, Proof
 from app.engine.request import Material as MaterialIn
 from app.engine.rulebook import RuleBook
-from app.metrics import CALCULATIONS
+from app.metrics import CALCULATIONS, labelled
 
 PATH = "/v1/origin/calculations"
 router = APIRouter(prefix=PATH, tags=["origin"], route_class=ApiRoute)
@@ -115,7 +115,7 @@ async def _create(services: Services, body: AssessmentRequest, user_id: uuid.UUI
     entries = [] if cached else [(f"{CALCULATION_PREFIX}{digest}", result_json.encode(), services.settings.certificate_ttl_seconds)]
     entries.append(_certificate_entry(services, certificate_id, user_id, payload))
     await services.cache.aset_many(entries)
-    CALCULATIONS.labels(request.agreement, str(report.originating).lower()).inc()
+    labelled(CALCULATIONS, request.agreement, str(report.originating).lower()).inc()
     return certificate_id, payload
 
 
