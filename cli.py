@@ -39,7 +39,7 @@ if __name__ == "__main__":
     # while they load (some 240 would each walk what loaded so far), then out of every later one.
     gc.disable()
 
-from infra.cli.main import app  # noqa: E402
+from infra.cli.main import app, only  # noqa: E402
 
 if __name__ == "__main__":
     gc.freeze()
@@ -49,6 +49,6 @@ if __name__ == "__main__":
     # Frozen objects are left out of them (run before the interpreter's teardown, as atexit is).
     atexit.register(gc.freeze)
     if sys.argv[1:2] == ["plan"]:
-        exit_without_teardown(app)
+        exit_without_teardown(only("plan"))
     else:
         app()

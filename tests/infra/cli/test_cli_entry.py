@@ -51,3 +51,15 @@ def test_a_plan_ends_with_its_output_written_its_exit_hooks_run_and_its_exit_cod
     assert failed.returncode == 1
     assert "stack file not found" in failed.stderr
     assert failed.stdout == "exit hooks ran\n"
+
+
+def test_the_app_with_only_the_plan_command_reads_plan_as_the_full_app_does() -> None:
+    from typer.testing import CliRunner
+
+    from infra.cli.main import app, only
+
+    runner = CliRunner()
+    for args in (["plan", "--help"], ["plan", "--stack"], ["plan", "--no-such-option"], ["plan", "extra"]):
+        full, lean = runner.invoke(app, args, prog_name="cli.py"), runner.invoke(only("plan"), args, prog_name="cli.py")
+        assert (lean.exit_code, lean.output) == (full.exit_code, full.output), args
+    assert [command.callback.__name__ for command in only("plan").registered_commands] == ["plan"]
