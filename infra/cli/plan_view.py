@@ -178,16 +178,62 @@ def plan_tree(resources: list[ExportedResource], title: str) -> PlanTree:
     return PlanTree(root)
 
 
-def summary_table(resources: list[ExportedResource]) -> Table:
-    counts = Counter(r.type for r in resources)
-    table = Table(title="Resources by type")
-    table.add_column("type")
-    table.add_column("count", justify="right")
-    for type_, count in sorted(counts.items()):
-        table.add_row(type_, str(count))
-    table.add_row("[bold]total[/bold]", f"[bold]{sum(counts.values())}[/bold]")
-    return table
+class SummaryTable:
+    """The count per type as a Rich table; on a console that prints no styles and records none
+    (as `PlanTree`), its lines are made here as Rich lays them out when the table fits the width
+    (a table of one cell a character per row, ~0.02 s less than Rich's per-cell measuring); else Rich's."""
+
+    TITLE = "Resources by type"
+
+    def __init__(self, resources: list[ExportedResource]) -> None:
+        self.rows = [(type_, str(count)) for type_, count in sorted(Counter(r.type for r in resources).items())]
+        self.total = str(len(resources))
+
+    def table(self) -> Table:
+        table = Table(title=self.TITLE)
+        table.add_column("type")
+        table.add_column("count", justify="right")
+        for type_, count in self.rows:
+            table.add_row(type_, count)
+        table.add_row("[bold]total[/bold]", f"[bold]{self.total}[/bold]")
+        return table
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = None
+        if console.color_system is None and not console.record and options.justify is None and not options.ascii_only and not options.legacy_windows:
+            lines = self.plain_lines(options.max_width)
+        if lines is None:
+            yield self.table()
+            return
+        new_line = Segment.line()
+        for line in lines:
+            yield Segment(line)
+            yield new_line
+
+    def plain_lines(self, width: int) -> list[str] | None:
+        """Rich's lines of `table()` (box HEAVY_HEAD, a centred title; a type column too wide for
+        `width` narrowed to what is left, a longer type cut with an ellipsis), or None if Rich would
+        lay it out otherwise or a type is not plain."""
+        rows = [*self.rows, ("total", self.total)]
+        if not all(_read_as_written(type_) and not any(c.isspace() for c in type_) for type_, _ in self.rows):
+            return None  # a type with a space would wrap there
+        left = max(len(type_) for type_, _ in [("type", ""), *rows])
+        right = max(len(count) for _, count in [("", "count"), *rows])
+        left = min(left, width - right - 7)  # Rich's _collapse_widths, the type column the widest
+        total = left + right + 7
+        if left <= right or total < len(self.TITLE):
+            return None
+        excess = total - len(self.TITLE)
+        lines = [" " * (excess // 2) + self.TITLE + " " * (excess - excess // 2)]
+        lines.append(f"┏{'━' * (left + 2)}┳{'━' * (right + 2)}┓")
+        lines.append(f"┃ {'type'.ljust(left)} ┃ {'count'.ljust(right)} ┃")
+        lines.append(f"┡{'━' * (left + 2)}╇{'━' * (right + 2)}┩")
+        for type_, count in rows:
+            cell = type_ if len(type_) <= left else type_[: left - 1] + "…"  # a column's overflow: ellipsis
+            lines.append(f"│ {cell.ljust(left)} │ {count.rjust(right)} │")
+        lines.append(f"└{'─' * (left + 2)}┴{'─' * (right + 2)}┘")
+        return lines
 
 
 def render_plan(resources: list[ExportedResource], title: str) -> Group:
-    return Group(plan_tree(resources, title), summary_table(resources))
+    return Group(plan_tree(resources, title), SummaryTable(resources))
