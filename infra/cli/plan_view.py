@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from rich._emoji_replace import _emoji_replace
 from rich._loop import loop_last
 from rich._wrap import divide_line
-from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.segment import Segment
 from rich.table import Table
 from rich.tree import Tree
@@ -79,18 +79,40 @@ def _read_as_written(text: str) -> bool:
     return "[" not in text and "\\" not in text and text.isascii() and text.isprintable() and (":" not in text or _emoji_replace(text) == text)
 
 
-class PlanTree:
-    """`rich.tree.Tree` of the nodes; on a console that prints no styles (a pipe, a CI log) and
-    records none, its lines are made here as Rich makes them, without Rich's per-label rendering
-    (most of the CPU a `plan` spent printing); a label Rich would read otherwise, or a styled
-    console, gets Rich's."""
+class PlainLines:
+    """A view that, on a console that prints no styles (a pipe, a CI log) and records none, is made
+    as lines here as Rich lays out its `rich()` renderable (without Rich's per-piece rendering,
+    most of the CPU a `plan` spent printing); otherwise, or when `plain_lines` cannot, Rich's."""
+
+    def rich(self) -> RenderableType:
+        raise NotImplementedError
+
+    def plain_lines(self, width: int) -> list[str] | None:
+        raise NotImplementedError
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = None
+        if console.color_system is None and not console.record and options.justify is None and not options.ascii_only and not options.legacy_windows:
+            lines = self.plain_lines(options.max_width)
+        if lines is None:
+            yield self.rich()
+            return
+        new_line = Segment.line()
+        for line in lines:
+            yield Segment(line)
+            yield new_line
+
+
+class PlanTree(PlainLines):
+    """`rich.tree.Tree` of the nodes, its plain lines as Rich makes them (a label Rich would read
+    otherwise: Rich's)."""
 
     SPACE, CONTINUE, FORK, END = Tree.TREE_GUIDES[0]
 
     def __init__(self, root: Node) -> None:
         self.root = root
 
-    def tree(self) -> Tree:
+    def rich(self) -> Tree:
         def add(parent: Tree, node: Node) -> None:
             branch = parent.add(node.markup)
             for child in node.children:
@@ -100,18 +122,6 @@ class PlanTree:
         for child in self.root.children:
             add(tree, child)
         return tree
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        lines = None
-        if console.color_system is None and not console.record and options.justify is None and not options.ascii_only and not options.legacy_windows:
-            lines = self.plain_lines(options.max_width)
-        if lines is None:
-            yield self.tree()
-            return
-        new_line = Segment.line()
-        for line in lines:
-            yield Segment(line)
-            yield new_line
 
     def plain_lines(self, width: int) -> list[str] | None:
         """The lines `Tree.__rich_console__` renders (its guides, each label wrapped to what is left
@@ -178,16 +188,49 @@ def plan_tree(resources: list[ExportedResource], title: str) -> PlanTree:
     return PlanTree(root)
 
 
-def summary_table(resources: list[ExportedResource]) -> Table:
-    counts = Counter(r.type for r in resources)
-    table = Table(title="Resources by type")
-    table.add_column("type")
-    table.add_column("count", justify="right")
-    for type_, count in sorted(counts.items()):
-        table.add_row(type_, str(count))
-    table.add_row("[bold]total[/bold]", f"[bold]{sum(counts.values())}[/bold]")
-    return table
+class SummaryTable(PlainLines):
+    """The count per type as a Rich table, its plain lines as Rich lays them out (~0.02 s of a prod
+    plan less than Rich's per-cell measuring)."""
+
+    TITLE = "Resources by type"
+
+    def __init__(self, resources: list[ExportedResource]) -> None:
+        self.rows = [(type_, str(count)) for type_, count in sorted(Counter(r.type for r in resources).items())]
+        self.total = str(len(resources))
+
+    def rich(self) -> Table:
+        table = Table(title=self.TITLE)
+        table.add_column("type")
+        table.add_column("count", justify="right")
+        for type_, count in self.rows:
+            table.add_row(type_, count)
+        table.add_row("[bold]total[/bold]", f"[bold]{self.total}[/bold]")
+        return table
+
+    def plain_lines(self, width: int) -> list[str] | None:
+        """Rich's lines of `table()` (box HEAVY_HEAD, a centred title; a type column too wide for
+        `width` narrowed to what is left, a longer type cut with an ellipsis), or None if Rich would
+        lay it out otherwise or a type is not plain."""
+        rows = [*self.rows, ("total", self.total)]
+        if not all(_read_as_written(type_) and not any(c.isspace() for c in type_) for type_, _ in self.rows):
+            return None  # a type with a space would wrap there
+        left = max(len(type_) for type_, _ in [("type", ""), *rows])
+        right = max(len(count) for _, count in [("", "count"), *rows])
+        left = min(left, width - right - 7)  # Rich's _collapse_widths, the type column the widest
+        total = left + right + 7
+        if left <= right or total < len(self.TITLE):
+            return None
+        excess = total - len(self.TITLE)
+        lines = [" " * (excess // 2) + self.TITLE + " " * (excess - excess // 2)]
+        lines.append(f"┏{'━' * (left + 2)}┳{'━' * (right + 2)}┓")
+        lines.append(f"┃ {'type'.ljust(left)} ┃ {'count'.ljust(right)} ┃")
+        lines.append(f"┡{'━' * (left + 2)}╇{'━' * (right + 2)}┩")
+        for type_, count in rows:
+            cell = type_ if len(type_) <= left else type_[: left - 1] + "…"  # a column's overflow: ellipsis
+            lines.append(f"│ {cell.ljust(left)} │ {count.rjust(right)} │")
+        lines.append(f"└{'─' * (left + 2)}┴{'─' * (right + 2)}┘")
+        return lines
 
 
 def render_plan(resources: list[ExportedResource], title: str) -> Group:
-    return Group(plan_tree(resources, title), summary_table(resources))
+    return Group(plan_tree(resources, title), SummaryTable(resources))

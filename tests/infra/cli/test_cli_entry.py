@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,36 @@ def test_a_command_runs_with_the_collector_on_and_the_loaded_modules_frozen() ->
     ran = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=False)
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.splitlines()[-1] == "True True True"
+
+
+PLAN_PROBE = """
+import atexit, runpy, sys
+atexit.register(lambda: print("exit hooks ran"))
+sys.argv = ["cli.py", "plan", "--stack", sys.argv[1], "--json", sys.argv[2]]
+runpy.run_path("cli.py", run_name="__main__")
+"""
+
+
+def test_a_plan_ends_with_its_output_written_its_exit_hooks_run_and_its_exit_code(tmp_path: Path) -> None:
+    """`cli.py plan` ends the process without the interpreter's teardown: only once all that is done."""
+    out = tmp_path / "plan.json"
+    ran = subprocess.run([sys.executable, "-c", PLAN_PROBE, "dev", str(out)], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert ran.returncode == 0, ran.stderr
+    resources = len(json.loads(out.read_text())["deployment"]["resources"])
+    assert ran.stdout.endswith(f"({resources} resources)\nexit hooks ran\n")
+    failed = subprocess.run([sys.executable, "-c", PLAN_PROBE, "no-such-stack", str(out)], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    assert "stack file not found" in failed.stderr
+    assert failed.stdout == "exit hooks ran\n"
+
+
+def test_the_app_with_only_the_plan_command_reads_plan_as_the_full_app_does() -> None:
+    from typer.testing import CliRunner
+
+    from infra.cli.main import app, only
+
+    runner = CliRunner()
+    for args in (["plan", "--help"], ["plan", "--stack"], ["plan", "--no-such-option"], ["plan", "extra"]):
+        full, lean = runner.invoke(app, args, prog_name="cli.py"), runner.invoke(only("plan"), args, prog_name="cli.py")
+        assert (lean.exit_code, lean.output) == (full.exit_code, full.output), args
+    assert [command.callback.__name__ for command in only("plan").registered_commands] == ["plan"]
