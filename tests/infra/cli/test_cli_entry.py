@@ -41,7 +41,7 @@ runpy.run_path("cli.py", run_name="__main__")
 
 
 def test_a_plan_ends_with_its_output_written_its_exit_hooks_run_and_its_exit_code(tmp_path: Path) -> None:
-    """`cli.py plan` ends the process without the interpreter's teardown: only once all that is done."""
+    """`cli.py plan` (Typer building only the plan command) ends as the whole app would."""
     out = tmp_path / "plan.json"
     ran = subprocess.run([sys.executable, "-c", PLAN_PROBE, "dev", str(out)], cwd=ROOT, capture_output=True, text=True, check=False)
     assert ran.returncode == 0, ran.stderr
