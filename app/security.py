@@ -2,7 +2,8 @@
 
 Realm roles are read from `realm_access.roles` (a claim of another shape counts as no roles). Keys are
 cached; an unknown key id triggers one JWKS refetch (key rotation), at most every 30 s, done off the
-event loop by the caller.
+event loop by the caller. While the last fetch failed, a token of an unknown key id is unverifiable
+(IdentityProviderUnavailable, 503), not rejected: a valid token must not read as a wrong one (401).
 
 A client sends the same access token with every request until it expires, so a token that passed every
 check is remembered (bounded, by its exact text) with its principal and `exp`: a repeat costs one dict
@@ -21,6 +22,7 @@ import jwt
 from jwt import PyJWK, PyJWKClient
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256"]
+UNAVAILABLE = "the identity provider's signing keys are unavailable"
 
 
 class InvalidToken(Exception):
@@ -46,6 +48,7 @@ class TokenVerifier:
         self._client = PyJWKClient(jwks_url, cache_jwk_set=False, timeout=5)
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = float("-inf")
+        self._unreachable = False  # the last JWKS fetch failed: an unknown key id is then unverifiable (503), not wrong (401)
         self._refetch_interval = refetch_interval
         self._lock = threading.Lock()
         self._issuer = issuer
@@ -109,6 +112,8 @@ class TokenVerifier:
                 self._refresh()
         key = self._keys.get(kid)
         if key is None:
+            if self._unreachable:  # the key may well exist: the last fetch failed, and the next waits its turn
+                raise IdentityProviderUnavailable(UNAVAILABLE)
             raise InvalidToken("token rejected: unknown signing key")
         return key
 
@@ -116,9 +121,11 @@ class TokenVerifier:
         try:
             jwk_set = self._client.get_jwk_set(refresh=True)
         except jwt.PyJWKClientError as error:
-            raise IdentityProviderUnavailable("the identity provider's signing keys are unavailable") from error
+            self._unreachable = True
+            raise IdentityProviderUnavailable(UNAVAILABLE) from error
         finally:
             self._fetched_at = time.monotonic()
+        self._unreachable = False
         self._keys = {key.key_id: key for key in jwk_set.keys if key.key_id}
         self._verified = {}  # a key may have been withdrawn: verify every token again
 

@@ -340,7 +340,9 @@ def main() -> None:
         health = http_request("GET", "/healthz", port)
         # Every worker fetches the realm's JWKS on its first request; after that tokens are verified locally,
         # so Keycloak (whose idle JVM takes a quarter of a core) is stopped before measuring.
-        asyncio.run(_run("warm-up", port, args.clients, calc, 201, 0, args.warmup))
+        warm = asyncio.run(_run("warm-up", port, args.clients, calc, 201, 0, args.warmup))
+        if warm.errors:  # e.g. a worker whose first fetch of the realm's keys timed out: its figures would be of 503s
+            sys.exit(f"app_load: {warm.errors} warm-up POSTs were not answered 201 (see the app log); not measuring")
         identity.close()
         print(f"load: {args.clients} concurrent keep-alive clients ({args.generator}), {args.workers} uvicorn workers, {os.cpu_count()} cores, "
               f"{args.warmup:.0f}s warm-up + {duration:.0f}s per scenario; Keycloak stopped after token issue and warm-up", flush=True)  # fmt: skip
