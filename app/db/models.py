@@ -107,7 +107,7 @@ class Certificate(Base):
     destination_country: Mapped[str | None] = mapped_column(String(2))
     assessment_date: Mapped[date] = mapped_column(Date)
     originating: Mapped[bool]
-    request_hash: Mapped[str] = mapped_column(String(64), index=True)
+    request_hash: Mapped[str] = mapped_column(String(64))  # not indexed: nothing looks certificates up by it (migration 0003)
     calculation_result: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
