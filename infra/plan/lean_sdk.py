@@ -39,6 +39,10 @@ version runs the SDK untouched (slower, same result). Outside `lean_sdk()` the S
   struct's floats) to record the outputs; the SDK's Python values are made from those, in the way
   `register_resource` makes them of a request (`note_read`). An SDK-only value, or another reader of
   the struct, takes the SDK's own path.
+- The SDK's debug messages (`log.debug`, a few per resource): each becomes a `LogRequest` protobuf
+  that the mock engine hands to its logger, which drops it unless that logger takes debug records;
+  when it does not, the message is not made at all. A message about a resource (its URN awaited
+  in a task of its own) still takes the SDK's path.
 - The cyclic garbage collector: the run allocates some ten thousand futures and tasks that it keeps
   until the end, and each collection walks them all again. It is off while the plan runs; after,
   what the run allocated joins the oldest generation (`gc.freeze()` then `gc.unfreeze()`, two list
@@ -51,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import logging
 import sys
 import typing
 from collections.abc import Iterator, Mapping
@@ -61,6 +66,7 @@ from typing import Any
 from google.protobuf import struct_pb2
 from pulumi import Output, Resource
 from pulumi import _types as pulumi_types
+from pulumi import log as pulumi_log
 from pulumi._version import _VERSION
 from pulumi.output import _OutputData
 from pulumi.runtime import mocks as pulumi_mocks
@@ -345,6 +351,7 @@ def lean_sdk() -> Iterator[None]:
     contains_unknowns = pulumi_rpc.contains_unknowns
     deserialize_properties = pulumi_rpc.deserialize_properties
     unwrap_type = pulumi_types.unwrap_type
+    debug = pulumi_log.debug
     do_register = _nested_code(pulumi_resource_runtime.register_resource, "do_register")
     no_urn = _NoUrn()
     cached_unwrap = functools.cache(unwrap_type)
@@ -391,6 +398,12 @@ def lean_sdk() -> Iterator[None]:
     def lean_contains_unknowns(val: Any) -> bool:
         return type(val) not in _AS_THEY_ARE and contains_unknowns(val)
 
+    def lean_debug(msg: str, resource: Any = None, stream_id: Any = None, ephemeral: Any = None) -> None:
+        engine = SETTINGS.engine
+        if resource is None and type(engine) is pulumi_mocks.MockEngine and not engine.logger.isEnabledFor(logging.DEBUG):
+            return  # MockEngine.Log would pass it to a logger that drops it
+        debug(msg, resource, stream_id, ephemeral)
+
     def lean_unwrap_type(val: Any) -> Any:
         try:
             return cached_unwrap(val)
@@ -405,6 +418,7 @@ def lean_sdk() -> Iterator[None]:
         (pulumi_rpc, "contains_unknowns"): lean_contains_unknowns,
         (pulumi_rpc, "deserialize_properties"): lean_deserialize_properties,
         (pulumi_types, "unwrap_type"): lean_unwrap_type,
+        (pulumi_log, "debug"): lean_debug,
     }
     for name in PER_CLASS:
         shims[pulumi_types, name] = functools.cache(getattr(pulumi_types, name))

@@ -6,6 +6,7 @@ import asyncio
 import enum
 import gc
 import inspect
+import logging
 import sys
 import threading
 import types
@@ -44,6 +45,7 @@ def sdk() -> tuple[object, ...]:
         pulumi_resource_runtime._get_stack_trace,
         pulumi_types._types_from_py_properties,
         pulumi_types.resource_types,
+        pulumi.log.debug,
         *(getattr(pulumi_types, name) for name in lean.PER_CLASS),
     )
 
@@ -271,6 +273,24 @@ def test_a_plain_value_holds_no_unknown_and_any_other_is_asked_of_the_sdk() -> N
     with lean.lean_sdk():
         assert [pulumi_rpc.contains_unknowns(value) for value in values] == expected
     assert expected == [False] * 6 + [True] * 3 + [False]
+
+
+def test_debug_messages_reach_a_mock_engine_logger_that_takes_them_and_are_not_made_for_one_that_drops_them(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    made: list[str] = []
+    request = pulumi_mocks.engine_pb2.LogRequest
+    monkeypatch.setattr(pulumi_mocks.engine_pb2, "LogRequest", lambda **fields: made.append(fields["message"]) or request(**fields))
+
+    def program() -> None:  # the plan's mock engine logs to the root logger
+        for level in (logging.WARNING, logging.DEBUG, logging.WARNING):
+            logging.getLogger().setLevel(level)
+            pulumi.log.debug(f"at {logging.getLevelName(level)}")
+
+    with caplog.at_level(logging.DEBUG):
+        run_program(program, project="p", stack="s")
+    logged = [record.getMessage() for record in caplog.records]
+    assert [message for message in made if message.startswith("at ")] == [message for message in logged if message.startswith("at ")] == ["at DEBUG"]
 
 
 def _typed(value: object) -> object:
