@@ -15,7 +15,7 @@ import pulumi
 import pulumi_docker
 import pulumi_vault
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi import _types as pulumi_types
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource_runtime
@@ -23,7 +23,7 @@ from pulumi.runtime import rpc as pulumi_rpc
 
 import infra.plan.lean_sdk as lean
 from infra.plan.document import SECRET_SIG, SECRET_VALUE, dumps
-from infra.plan.offline import PlanMocks, mock_secret, plan_stack, run_program
+from infra.plan.offline import PlanMocks, mock_secret, plan_stack, run_program, struct_values
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev"])
@@ -300,6 +300,17 @@ def _typed(value: object) -> object:
     if isinstance(value, list):
         return [_typed(item) for item in value]
     return type(value).__name__, value
+
+
+def test_a_struct_reads_as_json_formats_dict_of_it() -> None:
+    struct = struct_pb2.Struct()
+    struct.update({"s": "text", "n": 3, "f": 2.5, "b": False, "z": None, "l": [1, "a", None, [True], {"k": {}}], "m": {"x": {"y": [0.1]}}, "e": {}, "el": []})
+    values = struct_values(struct)
+    assert _typed(values) == _typed(json_format.MessageToDict(struct)) and list(values) == list(json_format.MessageToDict(struct))
+    assert struct_values(struct_pb2.Struct()) == {}
+    struct["inf"] = float("inf")
+    with pytest.raises(ValueError, match="Infinity"):
+        struct_values(struct)
 
 
 def test_a_response_is_read_from_the_monitors_json_values_as_the_sdk_reads_its_struct() -> None:
