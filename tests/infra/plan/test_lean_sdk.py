@@ -10,6 +10,7 @@ import logging
 import sys
 import threading
 import types
+import typing
 
 import pulumi
 import pulumi_docker
@@ -230,7 +231,22 @@ def test_a_return_hint_worked_out_once_is_shared_only_by_classes_of_the_same_mod
         assert lean.PropertyTypes(numbers)["value"] is int
         assert lean.PropertyTypes(more_texts)["value"] is str
         assert pulumi_types._types_from_py_properties(numbers) == {"value": int}
-    assert lean._RETURN_HINTS[(texts.value.fget.__annotations__["return"], lean.PropertyTypes(texts)._modules)] == pulumi.Output[str]
+    assert lean._RETURN_HINTS[texts.value.fget.__annotations__["return"]][lean.PropertyTypes(texts)._modules] == pulumi.Output[str]
+
+
+def test_a_return_hint_that_reads_no_global_is_worked_out_once_for_classes_of_any_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pulumi.Input[str]` holds a forward reference, `'Output[T]'`, that the SDK's locals resolve."""
+    holders = [_getters_module(f"lean_locals_{n}", "int", monkeypatch) for n in "ab"]
+    for holder in holders:  # as a provider declares it: evaluated where it is written
+        monkeypatch.setattr(holder.value.fget, "__annotations__", {"return": typing.Optional[pulumi.Input[str]]})
+    worked_out: list[object] = []
+    shipped = typing.get_type_hints
+    monkeypatch.setattr(typing, "get_type_hints", lambda getter, **scopes: worked_out.append(getter) or shipped(getter, **scopes))
+    with lean.lean_sdk():
+        hints = [lean.PropertyTypes(holder)["value"] for holder in holders]
+    assert len(worked_out) == 1
+    assert hints == [pulumi_types._types_from_py_properties(holder)["value"] for holder in holders] == [str, str]
+    assert not lean._reads_globals(pulumi.Input[str]) and lean._reads_globals(pulumi.Output["Target"])
 
 
 class Colour(str, enum.Enum):
