@@ -12,7 +12,11 @@ if __name__ == "__main__":
     # while they load (some 240 would each walk what loaded so far), then out of every later one.
     gc.disable()
 
-from infra.cli.main import app, only  # noqa: E402
+PLAN = sys.argv[1:2] == ["plan"]
+if PLAN:  # the plan command alone: without the operational commands' modules
+    from infra.cli.plan_commands import only
+else:
+    from infra.cli.main import app
 
 if __name__ == "__main__":
     gc.freeze()
@@ -21,7 +25,7 @@ if __name__ == "__main__":
     # walk every object the command made (a plan's ~0.4 s of CPU) only for the OS to free them.
     # Frozen objects are left out of them (run before the interpreter's teardown, as atexit is).
     atexit.register(gc.freeze)
-    if sys.argv[1:2] == ["plan"]:
+    if PLAN:
         only("plan")()
     else:
         app()

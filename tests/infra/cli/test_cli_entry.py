@@ -56,7 +56,8 @@ def test_a_plan_ends_with_its_output_written_its_exit_hooks_run_and_its_exit_cod
 def test_the_app_with_only_the_plan_command_reads_plan_as_the_full_app_does() -> None:
     from typer.testing import CliRunner
 
-    from infra.cli.main import app, only
+    from infra.cli.main import app
+    from infra.cli.plan_commands import only
 
     runner = CliRunner()
     for args in (["plan", "--help"], ["plan", "--stack"], ["plan", "--no-such-option"], ["plan", "extra"]):

@@ -6,15 +6,17 @@ import asyncio
 import enum
 import gc
 import inspect
+import logging
 import sys
 import threading
 import types
+import typing
 
 import pulumi
 import pulumi_docker
 import pulumi_vault
 import pytest
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from pulumi import _types as pulumi_types
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource_runtime
@@ -22,7 +24,7 @@ from pulumi.runtime import rpc as pulumi_rpc
 
 import infra.plan.lean_sdk as lean
 from infra.plan.document import SECRET_SIG, SECRET_VALUE, dumps
-from infra.plan.offline import PlanMocks, mock_secret, plan_stack, run_program
+from infra.plan.offline import PlanMocks, mock_secret, plan_stack, run_program, struct_values
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev"])
@@ -44,6 +46,7 @@ def sdk() -> tuple[object, ...]:
         pulumi_resource_runtime._get_stack_trace,
         pulumi_types._types_from_py_properties,
         pulumi_types.resource_types,
+        pulumi.log.debug,
         *(getattr(pulumi_types, name) for name in lean.PER_CLASS),
     )
 
@@ -228,7 +231,22 @@ def test_a_return_hint_worked_out_once_is_shared_only_by_classes_of_the_same_mod
         assert lean.PropertyTypes(numbers)["value"] is int
         assert lean.PropertyTypes(more_texts)["value"] is str
         assert pulumi_types._types_from_py_properties(numbers) == {"value": int}
-    assert lean._RETURN_HINTS[(texts.value.fget.__annotations__["return"], lean.PropertyTypes(texts)._modules)] == pulumi.Output[str]
+    assert lean._RETURN_HINTS[texts.value.fget.__annotations__["return"]][lean.PropertyTypes(texts)._modules] == pulumi.Output[str]
+
+
+def test_a_return_hint_that_reads_no_global_is_worked_out_once_for_classes_of_any_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pulumi.Input[str]` holds a forward reference, `'Output[T]'`, that the SDK's locals resolve."""
+    holders = [_getters_module(f"lean_locals_{n}", "int", monkeypatch) for n in "ab"]
+    for holder in holders:  # as a provider declares it: evaluated where it is written
+        monkeypatch.setattr(holder.value.fget, "__annotations__", {"return": typing.Optional[pulumi.Input[str]]})
+    worked_out: list[object] = []
+    shipped = typing.get_type_hints
+    monkeypatch.setattr(typing, "get_type_hints", lambda getter, **scopes: worked_out.append(getter) or shipped(getter, **scopes))
+    with lean.lean_sdk():
+        hints = [lean.PropertyTypes(holder)["value"] for holder in holders]
+    assert len(worked_out) == 1
+    assert hints == [pulumi_types._types_from_py_properties(holder)["value"] for holder in holders] == [str, str]
+    assert not lean._reads_globals(pulumi.Input[str]) and lean._reads_globals(pulumi.Output["Target"])
 
 
 class Colour(str, enum.Enum):
@@ -273,6 +291,24 @@ def test_a_plain_value_holds_no_unknown_and_any_other_is_asked_of_the_sdk() -> N
     assert expected == [False] * 6 + [True] * 3 + [False]
 
 
+def test_debug_messages_reach_a_mock_engine_logger_that_takes_them_and_are_not_made_for_one_that_drops_them(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    made: list[str] = []
+    request = pulumi_mocks.engine_pb2.LogRequest
+    monkeypatch.setattr(pulumi_mocks.engine_pb2, "LogRequest", lambda **fields: made.append(fields["message"]) or request(**fields))
+
+    def program() -> None:  # the plan's mock engine logs to the root logger
+        for level in (logging.WARNING, logging.DEBUG, logging.WARNING):
+            logging.getLogger().setLevel(level)
+            pulumi.log.debug(f"at {logging.getLevelName(level)}")
+
+    with caplog.at_level(logging.DEBUG):
+        run_program(program, project="p", stack="s")
+    logged = [record.getMessage() for record in caplog.records]
+    assert [message for message in made if message.startswith("at ")] == [message for message in logged if message.startswith("at ")] == ["at DEBUG"]
+
+
 def _typed(value: object) -> object:
     """`value` with the type of every scalar in it (3 and 3.0 differ)."""
     if isinstance(value, dict):
@@ -280,6 +316,17 @@ def _typed(value: object) -> object:
     if isinstance(value, list):
         return [_typed(item) for item in value]
     return type(value).__name__, value
+
+
+def test_a_struct_reads_as_json_formats_dict_of_it() -> None:
+    struct = struct_pb2.Struct()
+    struct.update({"s": "text", "n": 3, "f": 2.5, "b": False, "z": None, "l": [1, "a", None, [True], {"k": {}}], "m": {"x": {"y": [0.1]}}, "e": {}, "el": []})
+    values = struct_values(struct)
+    assert _typed(values) == _typed(json_format.MessageToDict(struct)) and list(values) == list(json_format.MessageToDict(struct))
+    assert struct_values(struct_pb2.Struct()) == {}
+    struct["inf"] = float("inf")
+    with pytest.raises(ValueError, match="Infinity"):
+        struct_values(struct)
 
 
 def test_a_response_is_read_from_the_monitors_json_values_as_the_sdk_reads_its_struct() -> None:
