@@ -52,8 +52,17 @@ class Subject:
 
 def evaluate_alternative(criteria: tuple[tuple[Leaf, str], ...], text: str, subject: Subject) -> AlternativeResult:
     """`criteria`: the alternative's leaves with their texts (parser.rule_alternatives)."""
+    if len(criteria) == 1:
+        # most alternatives have one criterion: no failures of several tariff shifts to merge
+        leaf, leaf_text = criteria[0]
+        if isinstance(leaf, TariffShift):
+            found = _shift_failures(leaf, subject)
+            tolerated, failing_value = _against_tolerance(found, subject)
+            result: CriterionResult = _shift_result(leaf, leaf_text, found, subject, tolerated, failing_value)
+        else:
+            result = _RESULTS[type(leaf)](leaf, leaf_text, subject)
+        return AlternativeResult(text, result.met, (result,))
     # the failures of every tariff shift, by position; a material failing several counts once against the tolerance
-    # (plain loops: most alternatives have one criterion)
     failures: list[tuple[FailingMaterial, ...]] = []
     failing: dict[str, FailingMaterial] = {}
     for leaf, _ in criteria:
@@ -61,21 +70,26 @@ def evaluate_alternative(criteria: tuple[tuple[Leaf, str], ...], text: str, subj
         failures.append(found)
         for failure in found:
             failing[failure.path] = failure
-    if failing:
-        failing_value = total(f.value for f in failing.values())
-        tolerated = subject.tolerance_limit is not None and failing_value <= subject.tolerance_limit
-    else:
-        failing_value, tolerated = ZERO, False
+    tolerated, failing_value = _against_tolerance(tuple(failing.values()), subject)
     results: list[CriterionResult] = []
     met = True
     for (leaf, leaf_text), found in zip(criteria, failures, strict=True):
         if isinstance(leaf, TariffShift):
-            result: CriterionResult = _shift_result(leaf, leaf_text, found, subject, tolerated, failing_value)
+            result = _shift_result(leaf, leaf_text, found, subject, tolerated, failing_value)
         else:
             result = _RESULTS[type(leaf)](leaf, leaf_text, subject)
         met = met and result.met
         results.append(result)
     return AlternativeResult(text, met, tuple(results))
+
+
+def _against_tolerance(failing: tuple[FailingMaterial, ...], subject: Subject) -> tuple[bool, Decimal]:
+    """(whether the general tolerance covers them, their total value) for the materials failing an alternative's
+    tariff shifts, each once."""
+    if not failing:
+        return False, ZERO
+    value = total(f.value for f in failing)
+    return subject.tolerance_limit is not None and value <= subject.tolerance_limit, value
 
 
 def _shift_failures(leaf: TariffShift, subject: Subject) -> tuple[FailingMaterial, ...]:
