@@ -61,32 +61,32 @@ class _Context:
 def assess(request: AssessmentRequest, source: RuleSource, *, allow_unverified: bool = True) -> AssessmentReport:
     """The assessment report; `allow_unverified=False` (setting origin.allowUnverifiedRules) refuses a request
     whose result would rest on rules data marked UNVERIFIED instead of answering with a warning."""
-    agreement = source.agreement(request.agreement)
-    if request.assessment_date < agreement.in_force_from:
-        raise EngineInputError(
-            ("assessment_date",), f"{agreement.code} applies from {agreement.in_force_from}; {request.assessment_date} is earlier"
-        )
+    # the models' fields read from their __dict__ (see _assess_product)
+    fields, given = request.__dict__, request.product.__dict__
+    code, on = fields["agreement"], fields["assessment_date"]
+    agreement = source.agreement(code)
+    if on < agreement.in_force_from:
+        raise EngineInputError(("assessment_date",), f"{agreement.code} applies from {agreement.in_force_from}; {on} is earlier")
     if agreement.unverified is not None and not allow_unverified:
         raise UnverifiedRulesRefused(
             ("agreement",),
             f"the rules data for {agreement.code} is UNVERIFIED (not compared with the official text) and this deployment "
             f"refuses unverified rules ({UNVERIFIED_SETTING} is false)",
         )
-    context = _Context(source, agreement, request.assessment_date, allow_unverified)
-    if request.rule is not None:
-        alternatives, rule_used = _given_rule(request.rule, agreement)
+    context = _Context(source, agreement, on, allow_unverified)
+    if fields["rule"] is not None:
+        alternatives, rule_used = _given_rule(fields["rule"], agreement)
     else:
-        found = source.find_rule(request.agreement, request.product.hs_code, request.assessment_date)
+        found = source.find_rule(code, given["hs_code"], on)
         if found is None:
             raise EngineInputError(
                 ("rule",),
-                f"no product-specific rule for {request.product.hs_code} under {request.agreement} in force on "
-                f"{request.assessment_date} in the rules data; give the rule in 'rule'",
+                f"no product-specific rule for {given['hs_code']} under {code} in force on {on} in the rules data; give the rule in 'rule'",
             )
         alternatives, rule_used = _data_rule(context, found, ("rule",))
-    given = request.product
-    product = ProductFacts(given.hs_code, given.ex_works_price, given.fob_price, given.description)
-    report = _assess_product(context, product, tuple(dict.fromkeys(request.operations)), alternatives, rule_used, request.materials, ("materials",))
+    product = ProductFacts(given["hs_code"], given["ex_works_price"], given["fob_price"], given["description"])
+    operations = tuple(dict.fromkeys(fields["operations"]))
+    report = _assess_product(context, product, operations, alternatives, rule_used, fields["materials"], ("materials",))
     if agreement.unverified is None:
         return report
     warning = (
@@ -169,6 +169,7 @@ def _assess_product(
     non_originating: list[MaterialResult] = []
     non_originating_value = ZERO
     nested_warnings: list[str] = []
+    remembered_status = _STATUSES.get  # bound once, not looked up per material
     for index, material in enumerate(materials):
         # the model's fields read from its __dict__: a pydantic attribute costs several times a dict subscript
         fields = material.__dict__
@@ -183,7 +184,7 @@ def _assess_product(
             # model costs more)
             origin, proof = fields["origin"], fields["proof"]
             key = (origin, fields["dispatch_date"], on) if proof is None else (origin, fields["dispatch_date"], on, *proof.__dict__.values())
-            known = _STATUSES.get(key)
+            known = remembered_status(key)
             if known is not None and known[0] is agreement and known[1] is member_states:
                 status = known[2]
             else:
@@ -220,7 +221,8 @@ def _assess_product(
     )
     evaluated = tuple([evaluate_alternative(criteria, text, subject) for criteria, text in alternatives])
     listed = agreement.insufficient_operations
-    insufficient = tuple(op for op in operations if op in listed.codes) if operations else ()
+    listed_codes = listed.codes  # read once: a pydantic attribute, not once per operation
+    insufficient = tuple([op for op in operations if op in listed_codes]) if operations else ()
     # fields: performed, insufficient, all_insufficient, legal_source
     check = OperationsCheck(operations, insufficient, bool(operations) and len(insufficient) == len(operations), listed.legal_source)
     originating = not check.all_insufficient and any(a.met for a in evaluated)
@@ -279,12 +281,13 @@ forgotten_in_forked_children(_STATUSES.clear)
 def _in_house_result(context: _Context, material: Material, loc: Loc, path: str) -> MaterialResult:
     """The in-house part at `loc`, shown as `path`."""
     agreement = context.agreement
-    if material.value <= 0:
+    fields = material.__dict__  # a dict subscript costs less than a pydantic attribute
+    if fields["value"] <= 0:
         raise EngineInputError(loc + ("value",), "an in-house part with sub_materials needs a value above 0 (its ex-works cost)")
-    if material.rule is not None:
-        alternatives, rule_used = _given_rule(material.rule, agreement)
+    if fields["rule"] is not None:
+        alternatives, rule_used = _given_rule(fields["rule"], agreement)
     else:
-        found = context.source.find_rule(agreement.code, material.hs_code, context.assessment_date)
+        found = context.source.find_rule(agreement.code, fields["hs_code"], context.assessment_date)
         if found is None:
             return _non_originating_part(
                 material,
@@ -294,7 +297,7 @@ def _in_house_result(context: _Context, material: Material, loc: Loc, path: str)
             )
         alternatives, rule_used = _data_rule(context, found, loc + ("rule",))
     rule_key = (rule_used.legal_text, rule_used.source, rule_used.legal_source, rule_used.hs_range, rule_used.valid_from, rule_used.valid_until, rule_used.unverified)
-    if len(material.sub_materials) > PART_SIZE_REMEMBERED:
+    if len(fields["sub_materials"]) > PART_SIZE_REMEMBERED:
         return _assess_part(context, material, loc, path, alternatives, rule_used)
     key = (_part_key(material), loc, context.assessment_date, context.allow_unverified, rule_key)
     known = _PARTS.get(key)
@@ -339,15 +342,16 @@ def _part_key(material: Material) -> tuple[object, ...]:
 def _assess_part(
     context: _Context, material: Material, loc: Loc, path: str, alternatives: Alternatives, rule_used: RuleUsed
 ) -> MaterialResult:
-    product = ProductFacts(material.hs_code, material.value, None, material.description)
-    sub = _assess_product(context, product, (), alternatives, rule_used, material.sub_materials, loc + ("sub_materials",))
+    fields = material.__dict__  # a dict subscript costs less than a pydantic attribute
+    product = ProductFacts(fields["hs_code"], fields["value"], None, fields["description"])
+    sub = _assess_product(context, product, (), alternatives, rule_used, fields["sub_materials"], loc + ("sub_materials",))
     if sub.originating:
         reason = f"in-house part meets its own rule ({rule_used.text}), so it counts as wholly originating (absorption)"
     else:
         reason = f"in-house part does not meet its own rule ({rule_used.text}); counted at its full value as non-originating"
     # fields: path, hs_code, origin, value, originating, basis, cumulation, reason, sub_assessment
     return MaterialResult(
-        path, material.hs_code, material.origin, material.value, sub.originating, "absorption" if sub.originating else None, False, reason, sub
+        path, fields["hs_code"], fields["origin"], fields["value"], sub.originating, "absorption" if sub.originating else None, False, reason, sub
     )
 
 
