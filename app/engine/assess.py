@@ -370,14 +370,15 @@ def _non_originating_part(material: Material, path: str, reason: str) -> Materia
 
 def _tolerance(agreement: Agreement, product: ProductFacts) -> ToleranceInfo:
     rule = agreement.tolerance
-    limit = share(product.ex_works_price, rule.percent)
+    percent = rule.percent  # read once: a pydantic attribute
+    limit = share(product.ex_works_price, percent)
     # fields: percent, limit, available, legal_source, reason
     if rule.excluded(product.hs_code):
         chapters = ", ".join(rule.excluded_chapters)
         reason = f"the general tolerance does not apply to products of chapters {chapters} (textile products follow their own notes)"
-        return ToleranceInfo(rule.percent, limit, False, rule.legal_source, reason)
-    reason = f"non-originating materials worth up to {rule.percent!s}% of the ex-works price ({limit!s}) may fail a tariff-shift requirement"
-    return ToleranceInfo(rule.percent, limit, True, rule.legal_source, reason)
+        return ToleranceInfo(percent, limit, False, rule.legal_source, reason)
+    reason = f"non-originating materials worth up to {percent!s}% of the ex-works price ({limit!s}) may fail a tariff-shift requirement"
+    return ToleranceInfo(percent, limit, True, rule.legal_source, reason)
 
 
 def _reasons(

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.engine.expression import Leaf, MaxNom, Operation, Rvc, TariffShift, WeightLimit
-from app.engine.money import ZERO, at_most_percent, percent_of, total
+from app.engine.money import HUNDRED, ZERO, at_most_percent, percent_of, total
 from app.engine.report import (
     AlternativeResult,
     CriterionResult,
@@ -188,7 +188,7 @@ def _rvc_result(leaf: Rvc, text: str, subject: Subject) -> RvcResult:
         # fields: text, met, reason, threshold_percent, fob_price, vnm_value, rvc_percent
         return RvcResult(text, False, reason, leaf.percent, None, vnm, None)
     originating_value = fob - vnm
-    met = originating_value * 100 >= leaf.percent * fob
+    met = originating_value * HUNDRED >= leaf.percent * fob
     rvc = percent_of(originating_value, fob)
     reason = f"RVC = (FOB {fob!s} - VNM {vnm!s}) / FOB = {rvc!s}%; {'at least' if met else 'below'} the required {leaf.percent!s}%"
     return RvcResult(text, met, reason, leaf.percent, fob, vnm, rvc)

@@ -64,10 +64,11 @@ class CodeSet:
 class TariffShift:
     level: ShiftLevel
     except_from: CodeSet | None = None
+    # the level's digits, looked up once: every assessment reads them twice per shift
+    digits: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def digits(self) -> int:
-        return SHIFT_DIGITS[self.level]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digits", SHIFT_DIGITS[self.level])
 
     def text(self) -> str:
         head = "manufacture from materials of any heading" if self.level == "ANY" else self.level
