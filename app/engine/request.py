@@ -225,7 +225,7 @@ class AssessmentRequest(_Strict):
 
     @model_validator(mode="after")
     def _values_within_their_whole(self) -> AssessmentRequest:
-        overvalued = _overvalued(self.materials, self.product.ex_works_price, "materials")
+        overvalued = _overvalued(self.__dict__["materials"], self.product.__dict__["ex_works_price"], "materials")
         if overvalued is not None:
             raise PydanticCustomError(
                 "material_value",
@@ -255,7 +255,7 @@ def _shape(request: dict[object, object]) -> _Shape:
             if isinstance(rule, str):
                 characters += len(rule)
             items = node.get(children)
-            if isinstance(items, list | tuple):
+            if isinstance(items, (list, tuple)):  # a tuple: `list | tuple` would build a union per node
                 below += [item for item in items if isinstance(item, dict)]
         if below:
             depth += 1
@@ -267,10 +267,11 @@ def _shape(request: dict[object, object]) -> _Shape:
 def _overvalued(materials: tuple[Material, ...], whole: Decimal, path: str) -> str | None:
     """The path of the first material worth more than what it goes into (its share would pass 100 %)."""
     for index, material in enumerate(materials):
-        if material.value > whole:
+        fields = material.__dict__  # a dict subscript costs less than a pydantic attribute
+        if fields["value"] > whole:
             return f"{path}[{index}]"
-        if material.sub_materials:
-            inner = _overvalued(material.sub_materials, material.value, f"{path}[{index}].sub_materials")
+        if fields["sub_materials"]:
+            inner = _overvalued(fields["sub_materials"], fields["value"], f"{path}[{index}].sub_materials")
             if inner is not None:
                 return inner
     return None
