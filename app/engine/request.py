@@ -251,11 +251,12 @@ def _shape(request: dict[object, object]) -> _Shape:
     while level:
         below: list[dict[object, object]] = []
         for node in level:
+            # most materials have neither: `is not None` spares them an isinstance call, the walk's main cost
             rule = node.get("rule")
-            if isinstance(rule, str):
+            if rule is not None and isinstance(rule, str):
                 characters += len(rule)
             items = node.get(children)
-            if isinstance(items, (list, tuple)):  # a tuple: `list | tuple` would build a union per node
+            if items is not None and isinstance(items, (list, tuple)):  # a tuple: `list | tuple` would build a union per node
                 below += [item for item in items if isinstance(item, dict)]
         if below:
             depth += 1
