@@ -103,7 +103,7 @@ def _given_rule(text: str, agreement: Agreement) -> tuple[Alternatives, RuleUsed
 
 
 def _data_rule(context: _Context, rule: ProductRule, loc: Loc) -> tuple[Alternatives, RuleUsed]:
-    if rule.unverified and not context.allow_unverified:
+    if not context.allow_unverified and rule.unverified:  # the setting first: `unverified` is a property
         raise UnverifiedRulesRefused(
             loc,
             f"the product-specific rule for {rule.hs} under {context.agreement.code} in the rules data is UNVERIFIED (not compared "
