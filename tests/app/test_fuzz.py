@@ -20,6 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
+from sqlalchemy import delete
+
+from app.db.models import OriginRule
+from app.db.rules import seed_reference_data
 from app.engine.assess import EngineInputError, assess
 from app.engine.request import AssessmentRequest
 from app.engine.rulebook import RuleBook
@@ -56,6 +60,20 @@ def schema(api: Any) -> Any:
 @pytest.fixture(scope="module")
 def admin(psra_realm: PsraRealm) -> RenewedToken:
     return RenewedToken(psra_realm, "carol")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bundled_rules_restored(api: Any) -> Any:
+    """The fuzzer works as an admin on the servers the whole session shares: its workflows may change or delete
+    the seeded rules (in one suite run every later test of EU-JP's rule for 8501 got 422 "no product-specific
+    rule ... in force", in test modules that pass on their own). Afterwards the rules are the bundled ones again and no process keeps the old
+    ones (the shared cache is cleared here; the served workers' own copies expire within LOCAL_TTL)."""
+    yield
+    services = api.app.state.services
+    with services.sessions.begin() as session:
+        session.execute(delete(OriginRule))
+    seed_reference_data(services.sessions, services.rulebook)
+    services.rules.invalidate()
 
 
 @pytest.fixture(scope="module")
