@@ -446,3 +446,10 @@ def test_an_alternative_is_met_only_when_every_criterion_is():
         [False, True, False, False],
         ["MaxNOM", "OP", "RVC", "weight"],
     )
+
+
+def test_each_criterion_of_an_alternative_keeps_its_own_text():
+    subject = _subject(_nom("m[0]", "720917", "40.00"), operations=("mixing",))
+    leaves = (MaxNom(D(40)), Operation("mixing"))
+    both = _all(leaves, "both", subject)
+    assert [c.text for c in both.criteria] == [leaf.text() for leaf in leaves]
