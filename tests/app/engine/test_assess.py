@@ -860,3 +860,11 @@ class TestSharedResults:
             first.materials[0] is second.materials[0]
             and first.materials[0].originating is True
         )
+
+
+def test_a_part_too_large_to_remember_still_shows_its_path():
+    subs = [material("720917", "CN", "0.10") for _ in range(assess_module.PART_SIZE_REMEMBERED + 1)]
+    part = material("850300", "EU", "30.00", in_house=True, sub_materials=subs)
+    report = _assess(request("EU-JP", "850110", "100.00", [material("720917", "CN", "1.00"), part]))
+    assert report.materials[1].path == "materials[1]"
+    assert report.materials[1].sub_assessment is not None
