@@ -10,6 +10,9 @@ uses the former pure-Python client instead, for comparison.
 Prints p50/p95/p99 latency and throughput of both and their ratio, and the CPU time each request cost
 the app workers, PostgreSQL, Redis and the load generator (all share the machine's cores): with C
 clients always waiting, latency is C / throughput, and throughput is capped by cores / CPU per request.
+It also prints how the clients' connections fell on the workers, and the share of POSTs the app itself
+timed within 25 ms (its latency histogram): where that share is close to the clients', the tail is spent
+inside the workers, not on the way to them.
 
     .venv/bin/python benchmarks/app_load.py [--clients 32] [--workers 2] [--duration 20]
 
@@ -66,6 +69,19 @@ def cpu_by_role() -> dict[int, tuple[str, float]]:
     return found
 
 
+def connections_by_worker(port: int) -> list[int]:
+    """Established connections on the app's port held by each of its processes, most first: the kernel spreads
+    them over the workers' SO_REUSEPORT sockets by a hash of the addresses, not evenly (32 split 20/12 in one
+    run), so one worker may queue more requests than the other."""
+    counts = []
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            held = sum(1 for c in process.net_connections(kind="tcp") if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+            if held:
+                counts.append(held)
+    return sorted(counts, reverse=True)
+
+
 async def _window_cpu(warm_until: float, stop_at: float) -> dict[str, float]:
     """CPU seconds by role spent between warm_until and stop_at (processes started meanwhile count whole)."""
     await asyncio.sleep(max(0.0, warm_until - time.perf_counter()))
@@ -90,6 +106,7 @@ class Result:
     p99: float
     mean: float
     cpu: dict[str, float] = field(default_factory=dict)
+    connections: list[int] = field(default_factory=list)  # open client connections by app worker, most first
 
     @classmethod
     def of(cls, name: str, latencies: list[float], errors: int, seconds: float, cpu: dict[str, float]) -> Result:
@@ -117,7 +134,8 @@ class Result:
         total = sum(per_request.values())
         parts = ", ".join(f"{role} {ms:.2f}" for role, ms in per_request.items() if ms >= 0.005)
         cores = os.cpu_count() or 1
-        return f"{'':<32} CPU ms per request: {parts}; total {total:.2f} -> {cores} cores cap throughput near {cores * 1000 / total:.0f} req/s"
+        split = f"; connections by worker {'/'.join(map(str, self.connections))}" if self.connections else ""
+        return f"{'':<32} CPU ms per request: {parts}; total {total:.2f} -> {cores} cores cap throughput near {cores * 1000 / total:.0f} req/s{split}"
 
 
 def calculation_body(counter: int) -> bytes:
@@ -239,20 +257,31 @@ def run_wrk(name: str, port: int, path: str, clients: int, script: Path, duratio
     """wrk with `clients` connections on two threads for `duration` seconds; CPU by role over the run, the
     load generator's being wrk's own (a waited-for child) plus this idle process's."""
     before, children_before = cpu_by_role(), _children_cpu()
-    completed = subprocess.run(
+    with subprocess.Popen(
         ["wrk", "-t", "2", "-c", str(clients), "-d", f"{duration:.0f}s", "--timeout", "10s", "-s", str(script), f"http://{HOST}:{port}{path}"],
-        capture_output=True, text=True, timeout=duration + 60, check=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as wrk:  # fmt: skip
+        time.sleep(min(1.0, duration / 4))  # wrk has opened its connections
+        split = connections_by_worker(port)
+        stdout, stderr = wrk.communicate(timeout=duration + 60)
+    if wrk.returncode != 0:
+        raise RuntimeError(f"wrk exited with {wrk.returncode}:\n{stderr}")
     spent: dict[str, float] = {}
     for pid, (role, seconds) in cpu_by_role().items():
         spent[role] = spent.get(role, 0.0) + seconds - before.get(pid, (role, 0.0))[1]
     spent["load generator"] = spent.get("load generator", 0.0) + _children_cpu() - children_before
-    line = next((line for line in completed.stdout.splitlines() if line.startswith("WRK ")), None)
+    line = next((line for line in stdout.splitlines() if line.startswith("WRK ")), None)
     if line is None:
-        raise RuntimeError(f"wrk printed no summary:\n{completed.stdout}\n{completed.stderr}")
+        raise RuntimeError(f"wrk printed no summary:\n{stdout}\n{stderr}")
     summary = json.loads(line[4:])
     seconds = summary["duration_us"] / 1e6
-    return Result(name, summary["requests"], summary["errors"], seconds, summary["p50"] / 1000, summary["p95"] / 1000, summary["p99"] / 1000, summary["mean"] / 1000, spent)
+    return Result(name, summary["requests"], summary["errors"], seconds, summary["p50"] / 1000, summary["p95"] / 1000, summary["p99"] / 1000, summary["mean"] / 1000, spent, split)
+
+
+def _post_bucket(samples: list[str], bound: str) -> float:
+    """The app's count of POST /v1/origin/calculations answered within `bound` seconds (a histogram bucket)."""
+    prefix = f'psra_http_request_duration_seconds_bucket{{le="{bound}",method="POST",route="/v1/origin/calculations"}}'
+    return next((float(line.split()[-1]) for line in samples if line.startswith(prefix)), 0.0)
 
 
 def http_request(method: str, path: str, port: int, token: str | None = None, body: Callable[[int], bytes] | None = None) -> Callable[[int], bytes]:
@@ -364,6 +393,10 @@ def main() -> None:
         # wrk counts answers other than 2xx/3xx as errors without saying which; the app's own counter does
         answers = [line for line in samples if line.startswith("psra_http_requests_total{") and 'route="/v1/origin/calculations"' in line]
         print("POST answers by status (warm-up included):", ", ".join(line.split("status=", 1)[1] for line in answers))
+        # the app's own latency histogram: a share close to the clients' says the time passes inside the workers
+        # (waiting for a turn of the event loop, or for a core), not on the way to them
+        within, total = (_post_bucket(samples, bound) for bound in ("0.025", "+Inf"))
+        print(f"POSTs the app answered within 25 ms by its own clock (warm-up included): {within / max(1.0, total):.0%}")
         if args.generator == "wrk":
             run_wrk("warm-up", port, "/healthz", args.clients, scripts["health"], args.warmup)
             get = run_wrk("GET /healthz", port, "/healthz", args.clients, scripts["health"], duration)

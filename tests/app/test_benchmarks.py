@@ -36,5 +36,8 @@ def test_app_load_prints_latency_throughput_and_cpu_per_request():
     cpu_lines = re.findall(r"CPU ms per request: (.*); total (\d+\.\d+) -> \d+ cores cap throughput near \d+ req/s", output)
     assert len(cpu_lines) == 2, output
     assert "app workers" in cpu_lines[0][0] and "PostgreSQL" in cpu_lines[0][0], output
+    # one worker holds both clients' connections, in each scenario
+    assert len(re.findall(r"req/s; connections by worker 2$", output, re.MULTILINE)) == 2, output
+    assert re.search(r"^POSTs the app answered within 25 ms by its own clock \(warm-up included\): \d+%$", output, re.MULTILINE), output
     assert re.search(r'^POST answers by status \(warm-up included\): "201"\} [1-9]\d*\.0$', output, re.MULTILINE), output
     assert re.search(r"^target p95 <= 25 ms for POST /v1/origin/calculations: (met|NOT met)", output, re.MULTILINE), output
