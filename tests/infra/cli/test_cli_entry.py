@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,25 @@ def test_the_app_with_only_the_plan_command_reads_plan_as_the_full_app_does() ->
         full, lean = runner.invoke(app, args, prog_name="cli.py"), runner.invoke(only("plan"), args, prog_name="cli.py")
         assert (lean.exit_code, lean.output) == (full.exit_code, full.output), args
     assert [command.callback.__name__ for command in only("plan").registered_commands] == ["plan"]
+
+
+PLUGINS_PROBE = """
+import os, runpy, sys
+import pydantic.plugin._loader as loader
+sys.argv = ["cli.py", "validate", "--stack", "dev"]
+try:
+    runpy.run_path("cli.py", run_name="__main__")
+except SystemExit:
+    pass
+print(os.environ.get("PYDANTIC_DISABLE_PLUGINS"), loader._plugins is None)
+"""
+
+
+def test_the_cli_looks_for_no_pydantic_plugin_unless_told_otherwise() -> None:
+    """No search of the installed distributions' entry points; an explicit setting is kept."""
+    env = {name: value for name, value in os.environ.items() if name != "PYDANTIC_DISABLE_PLUGINS"}
+    ran = subprocess.run([sys.executable, "-c", PLUGINS_PROBE], cwd=ROOT, capture_output=True, text=True, check=False, env=env)
+    assert ran.stdout.splitlines()[-1] == "__all__ True", ran.stderr
+    env["PYDANTIC_DISABLE_PLUGINS"] = "some-plugin"
+    ran = subprocess.run([sys.executable, "-c", PLUGINS_PROBE], cwd=ROOT, capture_output=True, text=True, check=False, env=env)
+    assert ran.stdout.splitlines()[-1] == "some-plugin False", ran.stderr
