@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.settings import set_root_resource
@@ -196,7 +196,11 @@ def _value(value: struct_pb2.Value) -> Any:
         return [_value(item) for item in value.list_value.values]
     if kind == "number_value":
         number = value.number_value
-        return number if math.isfinite(number) else json_format.MessageToDict(value)  # raises its ValueError
+        if math.isfinite(number):
+            return number
+        from google.protobuf import json_format  # for its error alone (a NaN or an infinity): a plan has none
+
+        return json_format.MessageToDict(value)  # raises its ValueError
     if kind == "bool_value":
         return value.bool_value
     return None  # null_value, or a value without a kind
