@@ -4,6 +4,12 @@ Prints the number of resources, the plan's wall time and CPU time (a whole `cli.
 process), the floor (`python -c "import pulumi, pulumi_docker, pulumi_keycloak, pulumi_vault"`)
 measured in the same run, and their ratios. Target: ratio <= 2 (then 1.5). The CPU ratio is
 the one to read on a busy machine: wall time also counts waiting for a core.
+
+Plan and floor run alternately, and each plan's CPU is also divided by the floor's right after it: on a
+shared VM the CPU time of the same process moves by 15 % and more from one second to the next (pairs of one
+run ranged from 1.6 to 2.7 while the ratio of medians read 2.0), so the spread of those paired ratios and
+the ratio of the fastest runs (the figure timeit's documentation recommends: interference only ever adds
+time) are printed too.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS = 5
+RUNS = 9
 FLOOR = "import pulumi, pulumi_docker, pulumi_keycloak, pulumi_vault"
 
 
@@ -55,6 +61,10 @@ def main() -> None:
     print(f"plan:             {plan:.3f} s wall, {plan_cpu:.3f} s CPU (median of {RUNS})")
     print(f"import floor:     {floor:.3f} s wall, {floor_cpu:.3f} s CPU (median of {RUNS})")
     print(f"ratio plan/floor: {plan / floor:.2f} wall, {plan_cpu / floor_cpu:.2f} CPU (target <= 2.00)")
+    paired = sorted(plan_run[1] / floor_run[1] for plan_run, floor_run in zip(plans, floors, strict=True))
+    fastest = min(c for _, c in plans) / min(c for _, c in floors)
+    print(f"CPU ratio of each plan to the floor run after it (sorted): {' '.join(f'{r:.2f}' for r in paired)}")
+    print(f"  median {statistics.median(paired):.2f}; fastest plan / fastest floor {fastest:.2f}")
 
 
 if __name__ == "__main__":
