@@ -113,15 +113,22 @@ def test_schema_violating_requests_never_get_a_server_error(served_api: ServedAp
 def test_stateful_workflows_never_get_a_server_error(served_api: ServedApp, schema: Any, admin: RenewedToken, memory: Any) -> None:
     observed = Observed()
     session = requests.Session()
+    failures: list[str] = []
 
     class Workflow(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
             return {"base_url": served_api.base_url, "session": session, "headers": admin.headers(), "timeout": 10}
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
-            observed.record(case.operation.label, response.status_code, response.elapsed)
+            # collected, not raised: Hypothesis would replay a failing workflow against a server whose state the
+            # first run changed, draw differently, and report FlakyStrategyDefinition instead of the failure
+            try:
+                observed.record(case.operation.label, response.status_code, response.elapsed)
+            except AssertionError as failure:
+                failures.append(str(failure))
 
     Workflow.run(settings=settings(FUZZ, max_examples=15, stateful_step_count=6))
+    assert not failures, failures
     created = {label for label, codes in observed.statuses.items() if 201 in codes}
     assert created, observed.statuses
 
