@@ -92,7 +92,7 @@ def _plan(stack: str, json_out: Path | None, diff: Path | None) -> None:
         console.print(render_plan(resources, f"plan of stack {stack} ({result.spec.domain})"))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(dumps(result.document))
+        json_out.write_text(dumps(result.document), encoding="utf-8")
         console.print(f"wrote {json_out} ({len(resources)} resources)")
 
 

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pulumi
 
 from infra.plan.record import PlanRun, Registration
@@ -192,7 +193,15 @@ def _ordered(resources: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    """The document as the plan file holds it: keys sorted, two-space indents, a final newline.
+
+    orjson writes the bytes `json.dumps(indent=2, sort_keys=True)` writes for a plan (tested on every stack)
+    in 1/40 of the time: the standard library indents in pure Python, ~0.05 s of a ~0.9 s plan. It writes
+    non-ASCII text as UTF-8 rather than `\\u` escapes and a float under 1e-4 without an exponent: other
+    bytes, the same JSON.
+    """
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE).decode()
+
 
 class ExportError(ValueError):
     """The file is not a version-3 stack export."""

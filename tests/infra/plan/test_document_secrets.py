@@ -19,6 +19,7 @@ import pytest
 from pulumi.runtime import rpc
 
 from infra.plan.document import SECRET_SIG, SECRET_VALUE, _ordered, _Sealer, build_export, dumps, is_secret
+from infra.plan.offline import plan_stack
 from infra.plan.record import PlanRun, Registration
 
 STACK_URN = "urn:pulumi:dev::proj::pulumi:pulumi:Stack::proj-dev"
@@ -317,6 +318,19 @@ def test_a_dependency_cycle_is_refused_with_its_members() -> None:
 
 def test_dumps_is_sorted_indented_and_ends_with_a_newline() -> None:
     assert dumps({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == '{\n  "a": [\n    1,\n    {\n      "c": 3,\n      "d": 2\n    }\n  ],\n  "b": 1\n}\n'
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev", "lab"])
+def test_dumps_writes_the_standard_librarys_bytes_for_every_stacks_plan(stack: str) -> None:
+    """orjson replaced `json.dumps(indent=2, sort_keys=True)` for speed: the plan files must not change."""
+    document = plan_stack(stack).document
+    assert dumps(document) == json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def test_dumps_writes_non_ascii_text_as_utf8_and_the_same_json() -> None:
+    document = {"description": "Zollanmelder für Ursprungsnachweise", "weight": 1e-05}
+    text = dumps(document)
+    assert "für" in text and json.loads(text) == document
 
 
 def test_an_output_is_secret_where_a_secret_sat_anywhere_inside_its_input() -> None:
