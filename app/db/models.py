@@ -1,5 +1,6 @@
 """Tables of the seed's data model (users, certificates, materials, hs_codes, origin_rules, audit_logs)
-plus supplier_declarations. JSON columns are JSONB on PostgreSQL and JSON on SQLite.
+plus supplier_declarations. JSON columns are JSONB on PostgreSQL and JSON on SQLite, except
+certificates.calculation_result: PostgreSQL's json, the report's text verbatim (migration 0004).
 
 Columns beyond the seed's diagram: users.subject (the OIDC `sub` that maps a token to a row),
 certificates.agreement/assessment_date/originating/request_hash, materials.path/parent_id/value/
@@ -108,7 +109,8 @@ class Certificate(Base):
     assessment_date: Mapped[date] = mapped_column(Date)
     originating: Mapped[bool]
     request_hash: Mapped[str] = mapped_column(String(64))  # not indexed: nothing looks certificates up by it (migration 0003)
-    calculation_result: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    # json, not jsonb: the report's text as the caller received it, checked but not rebuilt (migration 0004)
+    calculation_result: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -77,6 +77,9 @@ class TestCalculations:
         query = "SELECT agreement, destination_country, originating, calculation_result->>'originating' FROM certificates WHERE id = %s"
         (certificate,) = _rows(postgres_server, query, created["id"])
         assert certificate == ("EU-JP", "JP", True, "true")
+        # the stored report is the text the caller received, byte for byte (json, not jsonb's rebuilt form)
+        ((stored_text,),) = _rows(postgres_server, "SELECT calculation_result::text FROM certificates WHERE id = %s", created["id"])
+        assert response.text.endswith(f',"result":{stored_text}}}')
         query = "SELECT path, value, value_percentage, originating, parent_id IS NOT NULL FROM materials WHERE certificate_id = %s ORDER BY path"
         materials = _rows(postgres_server, query, created["id"])
         assert materials == [

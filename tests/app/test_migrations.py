@@ -32,7 +32,7 @@ def test_migrations_match_the_models_and_reverse(engine) -> None:  # type: ignor
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         columns = {c["name"]: c["type"].__class__.__name__ for c in inspect(connection).get_columns("certificates")}
-    assert columns["calculation_result"] == "JSONB"
+    assert columns["calculation_result"] == "JSON"  # the report's text verbatim (0004), not rebuilt as jsonb
     command.downgrade(alembic_config(engine), "base")
     assert set(inspect(engine).get_table_names()) == {"alembic_version"}
     upgrade(engine)
@@ -72,3 +72,29 @@ def test_calculation_results_are_lz4_compressed_where_the_server_offers_it(engin
     assert _compression(engine)[0] == ""
     upgrade(engine)
     assert _compression(engine)[0] == "l"
+
+
+def _result_type(engine) -> str:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT pg_typeof(calculation_result)::text FROM certificates")).scalar_one()
+
+
+def test_stored_calculation_results_keep_their_document_across_json_and_jsonb(engine) -> None:  # type: ignore[no-untyped-def]
+    command.upgrade(alembic_config(engine), "0003")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO users (id, subject, username, realm, created_at) VALUES (gen_random_uuid(), 's', 'u', 'r', now())"))
+        connection.execute(
+            text(
+                "INSERT INTO certificates (id, user_id, agreement, hs_code, origin_country, assessment_date, originating, request_hash,"
+                " calculation_result, created_at) SELECT gen_random_uuid(), id, 'EU-JP', '850110', 'EU', '2025-03-01', true, 'h',"
+                " '{\"originating\": true, \"warnings\": []}'::jsonb, now() FROM users"
+            )
+        )
+    assert _result_type(engine) == "jsonb"
+    upgrade(engine)
+    assert _result_type(engine) == "json"
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT calculation_result->>'originating' FROM certificates")).scalar_one() == "true"
+    assert _compression(engine)[0] == "l"  # a type change resets the column's compression; 0004 sets lz4 again
+    command.downgrade(alembic_config(engine), "0003")
+    assert _result_type(engine) == "jsonb" and _compression(engine)[0] == "l"
