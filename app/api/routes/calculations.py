@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Table, select
+from sqlalchemy import Table, Text, cast, select
 
 from app.api.auth import Caller, ServicesDep, UserCaller
 from app.api.errors import InputError
@@ -183,14 +183,21 @@ async def _report(services: Services, request: AssessmentRequest, digest: str) -
     return report, report.model_dump_json(), False
 
 
+# the report as the text stored, read as it is: the same bytes the 201 answer carried, not parsed and dumped again
+_STORED = select(
+    Certificate.id, Certificate.user_id, Certificate.created_at, Certificate.agreement, Certificate.hs_code, Certificate.originating,
+    cast(Certificate.calculation_result, Text),
+)  # fmt: skip
+
+
 def _load_certificate(services: Services, calculation_id: uuid.UUID) -> bytes | None:
     with services.sessions() as session:
-        row = session.get(Certificate, calculation_id)
-        if row is None:
-            return None
-        result_json = json.dumps(row.calculation_result, separators=(",", ":"))
-        payload = _calculation_json(row.id, row.created_at, row.agreement, row.hs_code, row.originating, result_json)
-    key, entry, ttl_seconds = _certificate_entry(services, row.id, row.user_id, payload)
+        row = session.execute(_STORED.where(Certificate.id == calculation_id)).one_or_none()
+    if row is None:
+        return None
+    certificate_id, owner_id, created_at, agreement, hs_code, originating, result_json = row
+    payload = _calculation_json(certificate_id, created_at, agreement, hs_code, originating, result_json)
+    key, entry, ttl_seconds = _certificate_entry(services, certificate_id, owner_id, payload)
     services.cache.set(key, entry, ttl_seconds)
     return entry
 
